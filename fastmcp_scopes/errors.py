@@ -45,8 +45,7 @@ class InvalidScopeError(ConfigurationError):
         self.where = where
         place = f" in {where}" if where else ""
         super().__init__(
-            f"invalid scope token {token!r}{place}: RFC 6749 §3.3 allows printable ASCII "
-            'without space, \'"\' or \'\\\''
+            f"invalid scope token {token!r}{place}: RFC 6749 §3.3 allows printable ASCII without space, '\"' or '\\'"
         )
 
 

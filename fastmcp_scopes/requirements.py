@@ -103,7 +103,9 @@ class Requirement:
 
     # -- algebra --------------------------------------------------------------------------------
 
-    def combine(self, other: Requirement, *, cap: int = DEFAULT_MAX_ALTERNATIVES, where: str | None = None) -> Requirement:
+    def combine(
+        self, other: Requirement, *, cap: int = DEFAULT_MAX_ALTERNATIVES, where: str | None = None
+    ) -> Requirement:
         """AND: the minimal cross product. Raises :class:`RequirementTooComplexError` past ``cap``."""
         if other.is_empty:
             return self
@@ -170,7 +172,9 @@ class Requirement:
     def __str__(self) -> str:
         if self.is_empty:
             return "(no scope)"
-        return " OR ".join("(" + " AND ".join(sorted(a)) + ")" if len(a) > 1 else next(iter(a)) for a in self.alternatives)
+        return " OR ".join(
+            "(" + " AND ".join(sorted(a)) + ")" if len(a) > 1 else next(iter(a)) for a in self.alternatives
+        )
 
     def __repr__(self) -> str:
         return f"Requirement({self.to_json()!r})"

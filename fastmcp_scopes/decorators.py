@@ -1,0 +1,104 @@
+"""``@requires_scopes``: declare what a tool, prompt or resource function needs.
+
+The decorator only records a :class:`ScopeDeclaration` on the function and returns the *same*
+function, so it works above or below the SDK's ``@mcp.tool()`` / ``@mcp.resource()`` /
+``@mcp.prompt()`` (which register the function object itself). Stacked decorators AND together.
+Scope tokens are validated here, at decoration time, so a typo stops the import, not a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastmcp_scopes.errors import ConfigurationError
+from fastmcp_scopes.requirements import Requirement
+
+__all__ = ["DECLARATION_ATTRIBUTE", "GraphQLOperation", "ScopeDeclaration", "declaration_of", "requires_scopes"]
+
+DECLARATION_ATTRIBUTE = "__fastmcp_scopes__"
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLOperation:
+    """A GraphQL operation whose requirement is derived from the schema when the guard is installed."""
+
+    source: str
+    """The operation text, or a path to a ``.graphql`` file."""
+    operation_name: str | None = None
+
+    def document(self) -> str:
+        """The operation text (reading the file when ``source`` names one)."""
+        if "{" not in self.source and self.source.strip().endswith((".graphql", ".gql")):
+            path = Path(self.source)
+            try:
+                return path.read_text(encoding="utf-8")
+            except OSError as err:
+                raise ConfigurationError(f"cannot read GraphQL operation file {self.source!r}: {err}") from err
+        return self.source
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeDeclaration:
+    """What ``@requires_scopes`` recorded: static scopes ANDed with any GraphQL-derived ones."""
+
+    requirement: Requirement
+    graphql: tuple[GraphQLOperation, ...] = ()
+
+    def merge(self, other: ScopeDeclaration, *, where: str | None = None) -> ScopeDeclaration:
+        """AND two declarations (stacked decorators)."""
+        return ScopeDeclaration(self.requirement.combine(other.requirement, where=where), self.graphql + other.graphql)
+
+
+def declaration_of(fn: object) -> ScopeDeclaration | None:
+    """The declaration recorded on ``fn``, or ``None`` when it was never decorated."""
+    declaration = getattr(fn, DECLARATION_ATTRIBUTE, None)
+    return declaration if isinstance(declaration, ScopeDeclaration) else None
+
+
+def requires_scopes(
+    *scopes: str,
+    any_of: Iterable[Iterable[str]] | None = None,
+    graphql: str | None = None,
+    operation_name: str | None = None,
+) -> Callable[[_F], _F]:
+    """Declare the OAuth scopes a tool, prompt or resource needs.
+
+    - ``@requires_scopes("a", "b")``: both ``a`` and ``b``;
+    - ``@requires_scopes(any_of=[["a", "b"], ["admin"]])``: ``a`` and ``b``, or ``admin``
+      (list your preferred alternative first: challenges name the closest one, ties to the first);
+    - ``@requires_scopes(graphql="query Q { ... }")`` or ``graphql="ops/q.graphql"``: derived from the
+      schema's ``@requiresScopes`` directives when the guard is installed.
+
+    Positional scopes, ``any_of`` and ``graphql`` AND together, as do stacked decorators.
+
+    Raises:
+        InvalidScopeError: a scope token outside RFC 6749 §3.3 (names the function and the token).
+        ConfigurationError: ``any_of`` empty or not a list of lists; nothing declared at all.
+    """
+    if not scopes and any_of is None and graphql is None:
+        raise ConfigurationError("requires_scopes() needs scopes, any_of=[[...]] or graphql=...")
+    if graphql is None and operation_name is not None:
+        raise ConfigurationError("requires_scopes(operation_name=...) goes with graphql=...")
+
+    def decorate(fn: _F) -> _F:
+        where = getattr(fn, "__qualname__", None) or repr(fn)
+        requirement = Requirement.all_of(*scopes, where=where)
+        if any_of is not None:
+            requirement = requirement.combine(Requirement.any_of(any_of, where=where), where=where)
+        operations = (GraphQLOperation(graphql, operation_name),) if graphql is not None else ()
+        declaration = ScopeDeclaration(requirement, operations)
+        existing = declaration_of(fn)
+        if existing is not None:
+            declaration = existing.merge(declaration, where=where)
+        try:
+            setattr(fn, DECLARATION_ATTRIBUTE, declaration)
+        except (AttributeError, TypeError) as err:
+            raise TypeError(f"@requires_scopes cannot annotate {where}: {err}") from err
+        return fn
+
+    return decorate

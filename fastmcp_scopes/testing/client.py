@@ -1,0 +1,60 @@
+"""In-process callers holding given scopes, through the SDK's own ``mcp.Client``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from mcp import Client
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+
+__all__ = ["acting_as", "scoped_client"]
+
+
+@contextmanager
+def acting_as(
+    scopes: Iterable[str],
+    *,
+    subject: str = "test-user",
+    client_id: str = "test-client",
+    issuer: str | None = "https://issuer.test",
+) -> Iterator[AccessToken]:
+    """Make in-process requests started inside the block run as a caller holding ``scopes``.
+
+    Sets the SDK's authenticated-user context, exactly what its bearer middleware sets for an HTTP
+    request with a verified token. Enter it *before* ``async with mcp.Client(server)``: the server
+    side of an in-process client inherits the context it was started in.
+    """
+    token = AccessToken(
+        token="in-process-test-token",  # never verified: the context is trusted in-process
+        client_id=client_id,
+        scopes=list(scopes),
+        subject=subject,
+        claims={"iss": issuer} if issuer is not None else None,
+    )
+    reset = auth_context_var.set(AuthenticatedUser(token))
+    try:
+        yield token
+    finally:
+        auth_context_var.reset(reset)
+
+
+@asynccontextmanager
+async def scoped_client(
+    server: Any,
+    scopes: Iterable[str],
+    *,
+    subject: str = "test-user",
+    client_id: str = "test-client",
+    issuer: str | None = "https://issuer.test",
+    **client_options: Any,
+) -> AsyncIterator[Client]:
+    """``async with scoped_client(mcp, ["employees:read"]) as client: ...`` — an ``mcp.Client``
+    connected in-process as a caller holding ``scopes`` (``client_options`` go to ``Client``,
+    e.g. ``mode="legacy"``)."""
+    with acting_as(scopes, subject=subject, client_id=client_id, issuer=issuer):
+        async with Client(server, **client_options) as client:
+            yield client
