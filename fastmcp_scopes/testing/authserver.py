@@ -1,0 +1,681 @@
+"""A development OAuth 2.1 authorization server for tests and demos, served on 127.0.0.1.
+
+Built on the MCP SDK's authorization-server routes (``mcp.server.auth.routes.create_auth_routes``)
+with an in-memory ``OAuthAuthorizationServerProvider``; what the SDK does not offer is added thinly:
+
+- RFC 8414 metadata at ``/.well-known/oauth-authorization-server`` (and, harmlessly,
+  ``/.well-known/openid-configuration``) that also names ``jwks_uri`` and ``client_credentials``;
+- ``/jwks``, the public keys (RFC 7517), counting requests so tests can see the verifier's fetches;
+- the ``client_credentials`` grant (RFC 6749 §4.4) in front of the SDK token handler.
+
+Access tokens are RFC 9068 JWTs (``typ: at+jwt``, RS256 by default) with ``iss``, ``sub``,
+``client_id``, ``aud`` (the RFC 8707 ``resource`` requested), ``scope``, ``exp``, ``iat`` and
+``jti``. The authorize endpoint consents automatically and redirects straight back with a code
+(PKCE S256 required). Scopes outside those the server (or the client) was configured with are
+refused with ``invalid_scope``. Nothing here is fit for production: keys and state live in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+from urllib.parse import parse_qs, unquote_plus
+
+import anyio
+import jwt
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from mcp.server.auth.provider import (
+    AccessToken,
+    AuthorizationCode,
+    AuthorizationParams,
+    AuthorizeError,
+    RefreshToken,
+    TokenError,
+    construct_redirect_uri,
+)
+from mcp.server.auth.routes import build_metadata, create_auth_routes
+from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from pydantic import AnyHttpUrl, AnyUrl
+from starlette.applications import Starlette
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fastmcp_scopes.challenge import validate_scope_token
+from fastmcp_scopes.errors import ConfigurationError
+
+__all__ = [
+    "OMIT",
+    "DevAuthorizationServer",
+    "DevClient",
+    "LoopbackServer",
+    "SigningKey",
+]
+
+Algorithm = Literal["RS256", "PS256", "ES256", "EdDSA"]
+_NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class _Omit:
+    def __repr__(self) -> str:
+        return "OMIT"
+
+
+OMIT: Final = _Omit()
+"""Pass as a claim override to :meth:`DevAuthorizationServer.issue_token` to leave the claim out."""
+
+
+@dataclass(frozen=True, eq=False)
+class SigningKey:
+    """A private signing key with its ``kid`` and JWS algorithm. Generate with :meth:`generate`."""
+
+    kid: str
+    algorithm: Algorithm
+    private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey = field(repr=False)
+
+    @classmethod
+    def generate(cls, algorithm: Algorithm = "RS256", kid: str | None = None) -> SigningKey:
+        """A fresh key: RSA 2048 for RS256/PS256, P-256 for ES256, Ed25519 for EdDSA."""
+        private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+        if algorithm in ("RS256", "PS256"):
+            private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        elif algorithm == "ES256":
+            private_key = ec.generate_private_key(ec.SECP256R1())
+        elif algorithm == "EdDSA":
+            private_key = ed25519.Ed25519PrivateKey.generate()
+        else:
+            raise ConfigurationError(f"unsupported algorithm {algorithm!r}")
+        return cls(kid=kid or uuid.uuid4().hex[:16], algorithm=algorithm, private_key=private_key)
+
+    def public_jwk(self) -> dict[str, Any]:
+        """The RFC 7517 public JWK, with ``kid``, ``alg`` and ``use: sig``."""
+        public = self.private_key.public_key()
+        jwk: Any
+        if isinstance(public, rsa.RSAPublicKey):
+            jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
+        elif isinstance(public, ec.EllipticCurvePublicKey):
+            jwk = ECAlgorithm.to_jwk(public, as_dict=True)
+        else:
+            jwk = OKPAlgorithm.to_jwk(public, as_dict=True)
+        return {**dict(jwk), "kid": self.kid, "alg": self.algorithm, "use": "sig"}
+
+    def public_pem(self) -> bytes:
+        """The public key as SubjectPublicKeyInfo PEM (what an HS256 key-confusion attack would use)."""
+        return self.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def sign(self, claims: Mapping[str, Any], headers: Mapping[str, Any] | None = None) -> str:
+        """A compact JWS over ``claims``; ``kid`` and ``typ: at+jwt`` unless ``headers`` override them."""
+        return jwt.encode(
+            dict(claims),
+            self.private_key,
+            algorithm=self.algorithm,
+            headers={"kid": self.kid, "typ": "at+jwt", **(headers or {})},
+        )
+
+    def sign_raw(self, header: bytes | Mapping[str, Any], payload: bytes | Mapping[str, Any]) -> str:
+        """Sign exactly these header and payload bytes (for tests of malformed but signed tokens).
+
+        Mappings are JSON-encoded; bytes are used as they are (duplicate names, non-objects...).
+        The header is taken as given: nothing is added.
+        """
+
+        def segment(part: bytes | Mapping[str, Any]) -> bytes:
+            raw = part if isinstance(part, bytes) else json.dumps(dict(part), separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+        signing_input = segment(header) + b"." + segment(payload)
+        algorithm = jwt.get_algorithm_by_name(self.algorithm)
+        signature = algorithm.sign(signing_input, algorithm.prepare_key(self.private_key))
+        return (signing_input + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
+
+
+@dataclass(frozen=True)
+class DevClient:
+    """A client of the development server. ``scopes=None`` means every scope the server grants."""
+
+    client_id: str
+    client_secret: str | None
+    scopes: tuple[str, ...] | None = None
+    grant_types: tuple[str, ...] = ("client_credentials",)
+    redirect_uris: tuple[str, ...] = ()
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = "client_secret_basic"
+
+
+class LoopbackServer:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 and a free port, in a background thread.
+
+    Give ``app``, or ``app_factory`` taking the base URL (``http://127.0.0.1:<port>``) for apps
+    that must know their own address. Use ``with`` or ``async with`` (starting and stopping
+    happen in a worker thread then, so the caller's event loop keeps running), or :meth:`start`
+    and :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp | None = None,
+        *,
+        app_factory: Callable[[str], ASGIApp] | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        if (app is None) == (app_factory is None):
+            raise ValueError("give exactly one of app and app_factory")
+        self._app = app
+        self._app_factory = app_factory
+        self._host = host
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url: str = ""
+        """``http://127.0.0.1:<port>`` once started."""
+
+    def start(self) -> str:
+        """Bind, start serving and return the base URL once uvicorn accepts connections."""
+        if self._server is not None:
+            raise RuntimeError("already started")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, 0))
+        port = sock.getsockname()[1]
+        self.base_url = f"http://{self._host}:{port}"
+        app = self._app_factory(self.base_url) if self._app_factory is not None else self._app
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")  # type: ignore[arg-type]
+        self._server = server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="loopback")
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.005)
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> str:
+        return await anyio.to_thread.run_sync(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await anyio.to_thread.run_sync(self.stop)
+
+
+class _Provider:
+    """In-memory ``OAuthAuthorizationServerProvider`` behind the SDK's routes."""
+
+    def __init__(self, server: DevAuthorizationServer) -> None:
+        self.server = server
+        self.clients: dict[str, OAuthClientInformationFull] = {}
+        self.codes: dict[str, AuthorizationCode] = {}
+        self.refresh_tokens: dict[str, RefreshToken] = {}
+
+    async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
+        return self.clients.get(client_id)
+
+    async def register_client(self, client_info: OAuthClientInformationFull) -> None:
+        # RFC 7591 §3.2.1 lets the server replace requested metadata. A dynamically registered
+        # client may ask for any scope this server grants, so a later step-up (which requests more
+        # scopes than the first registration named) is not refused at /authorize.
+        client_info.scope = " ".join(self.server.scopes)
+        self.clients[client_info.client_id] = client_info
+
+    async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
+        scopes = params.scopes if params.scopes is not None else list(self.server.default_scopes)
+        bad = self.server.ungrantable(scopes, client)
+        if bad:
+            raise AuthorizeError("invalid_scope", "The requested scope is not granted by this server")
+        if not self.server.resource_allowed(params.resource):
+            raise AuthorizeError("invalid_target", "The requested resource is not served by this server")
+        code = secrets.token_urlsafe(32)
+        self.codes[code] = AuthorizationCode(
+            code=code,
+            scopes=scopes,
+            expires_at=time.time() + 300,
+            client_id=client.client_id,
+            code_challenge=params.code_challenge,
+            redirect_uri=params.redirect_uri,
+            redirect_uri_provided_explicitly=params.redirect_uri_provided_explicitly,
+            resource=params.resource,
+            subject=self.server.subject,
+        )
+        # Automatic consent: straight back to the client, with the RFC 9207 issuer.
+        return construct_redirect_uri(str(params.redirect_uri), code=code, state=params.state, iss=self.server.issuer)
+
+    async def load_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: str
+    ) -> AuthorizationCode | None:
+        return self.codes.get(authorization_code)
+
+    async def exchange_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
+    ) -> OAuthToken:
+        self.codes.pop(authorization_code.code, None)  # single use (RFC 6749 §4.1.2)
+        return self.server.grant(
+            client_id=client.client_id,
+            scopes=authorization_code.scopes,
+            resource=authorization_code.resource,
+            subject=authorization_code.subject or self.server.subject,
+            refresh=True,
+        )
+
+    async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> RefreshToken | None:
+        return self.refresh_tokens.get(refresh_token)
+
+    async def exchange_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
+    ) -> OAuthToken:
+        self.refresh_tokens.pop(refresh_token.token, None)  # rotate
+        return self.server.grant(
+            client_id=client.client_id,
+            scopes=scopes,
+            resource=refresh_token.resource,
+            subject=refresh_token.subject or self.server.subject,
+            refresh=True,
+        )
+
+    async def load_access_token(self, token: str) -> AccessToken | None:
+        try:
+            claims = jwt.decode(
+                token,
+                self.server.signing_key.private_key.public_key(),
+                algorithms=[self.server.signing_key.algorithm],
+                issuer=self.server.issuer,
+                options={"verify_aud": False},
+            )
+        except jwt.PyJWTError:
+            return None
+        return AccessToken(
+            token=token,
+            client_id=claims.get("client_id", ""),
+            scopes=str(claims.get("scope", "")).split(),
+            expires_at=claims.get("exp"),
+            subject=claims.get("sub"),
+            claims=claims,
+        )
+
+    async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
+        if isinstance(token, RefreshToken):
+            self.refresh_tokens.pop(token.token, None)
+
+    async def exchange_identity_assertion(self, client: OAuthClientInformationFull, params: Any) -> OAuthToken:
+        raise TokenError("unsupported_grant_type", "The JWT bearer grant is not supported by this server")
+
+
+class DevAuthorizationServer:
+    """An in-memory OAuth 2.1 authorization server on 127.0.0.1 issuing RFC 9068 JWT access tokens.
+
+    ``scopes`` are all the scopes it will grant (advertised as ``scopes_supported``); anything else
+    is refused with ``invalid_scope``. ``clients`` are registered up front (see :meth:`register_client`
+    for more); dynamic registration (RFC 7591) is open, as MCP clients expect. ``resources``, when
+    given, limits the RFC 8707 resources (token audiences) it issues for (``invalid_target``
+    otherwise); ``audience`` is the ``aud`` used when a request names no resource.
+
+    Start it with ``with``/``async with`` (or :meth:`start`/:meth:`stop`); :attr:`issuer` and
+    :attr:`jwks_uri` are known from then on. Tests can mint tokens directly with :meth:`issue_token`,
+    rotate keys with :meth:`rotate_key`, count JWKS fetches in :attr:`jwks_requests` and make the
+    JWKS endpoint fail by setting :attr:`jwks_status`.
+    """
+
+    def __init__(
+        self,
+        scopes: Iterable[str] = (),
+        *,
+        clients: Iterable[DevClient] = (),
+        default_scopes: Iterable[str] = (),
+        audience: str | None = None,
+        resources: Iterable[str] | None = None,
+        subject: str = "dev-user",
+        algorithm: Algorithm = "RS256",
+        token_lifetime: int = 3600,
+        issue_refresh_tokens: bool = True,
+    ) -> None:
+        self.scopes: tuple[str, ...] = tuple(
+            dict.fromkeys(validate_scope_token(s, where="DevAuthorizationServer scopes") for s in scopes)
+        )
+        self.default_scopes = tuple(default_scopes)
+        if self.ungrantable(self.default_scopes):
+            raise ConfigurationError("default_scopes must be among scopes")
+        self.audience = audience
+        self.resources = None if resources is None else frozenset(resources)
+        self.subject = subject
+        self.token_lifetime = token_lifetime
+        self.issue_refresh_tokens = issue_refresh_tokens
+        self.signing_key = SigningKey.generate(algorithm)
+        self.published_keys: list[SigningKey] = [self.signing_key]
+        """Keys served at :attr:`jwks_uri`; :meth:`rotate_key` appends (or replaces)."""
+        self.jwks_requests = 0
+        """How many times ``/jwks`` was requested."""
+        self.jwks_status = 200
+        """Status ``/jwks`` answers with; anything but 200 serves an error body instead of keys."""
+        self._provider = _Provider(self)
+        self._loopback = LoopbackServer(app_factory=self._app)
+        self.issuer = ""
+        """``http://127.0.0.1:<port>`` once started (no trailing slash, as in the ``iss`` claim)."""
+        self._pending_clients = list(clients)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def jwks_uri(self) -> str:
+        """Where the public keys are served."""
+        return f"{self.issuer}/jwks"
+
+    @property
+    def metadata_url(self) -> str:
+        """The RFC 8414 metadata document."""
+        return f"{self.issuer}/.well-known/oauth-authorization-server"
+
+    @property
+    def token_endpoint(self) -> str:
+        """The token endpoint."""
+        return f"{self.issuer}/token"
+
+    def start(self) -> DevAuthorizationServer:
+        """Serve on 127.0.0.1 and a free port; returns ``self``."""
+        self.issuer = self._loopback.start()
+        for client in self._pending_clients:
+            self._add_client(client)
+        self._pending_clients = []
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._loopback.stop()
+
+    def __enter__(self) -> DevAuthorizationServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> DevAuthorizationServer:
+        return await anyio.to_thread.run_sync(self.start)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await anyio.to_thread.run_sync(self.stop)
+
+    # -- clients, keys and tokens ----------------------------------------------------------------
+
+    def register_client(
+        self,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        scopes: Iterable[str] | None = None,
+        grant_types: Iterable[str] = ("client_credentials",),
+        redirect_uris: Iterable[str] = (),
+        token_endpoint_auth_method: Literal[
+            "client_secret_basic", "client_secret_post", "none"
+        ] = "client_secret_basic",
+    ) -> DevClient:
+        """Register a client; ids and secrets are generated unless given. Returns its credentials.
+
+        ``scopes=None`` lets it ask for every scope the server grants.
+        """
+        client = DevClient(
+            client_id=client_id or f"client-{secrets.token_hex(8)}",
+            client_secret=None if token_endpoint_auth_method == "none" else client_secret or secrets.token_urlsafe(32),
+            scopes=None if scopes is None else tuple(scopes),
+            grant_types=tuple(grant_types),
+            redirect_uris=tuple(redirect_uris),
+            token_endpoint_auth_method=token_endpoint_auth_method,
+        )
+        if self._loopback.base_url:
+            self._add_client(client)
+        else:
+            self._pending_clients.append(client)
+        return client
+
+    def _add_client(self, client: DevClient) -> None:
+        if client.scopes is not None and self.ungrantable(client.scopes):
+            raise ConfigurationError(f"client {client.client_id!r} names scopes the server does not grant")
+        self._provider.clients[client.client_id] = OAuthClientInformationFull(
+            client_id=client.client_id,
+            client_secret=client.client_secret,
+            client_secret_expires_at=0 if client.client_secret else None,
+            grant_types=list(client.grant_types),
+            redirect_uris=[AnyUrl(u) for u in client.redirect_uris] or None,
+            token_endpoint_auth_method=client.token_endpoint_auth_method,
+            scope=" ".join(self.scopes if client.scopes is None else client.scopes),
+        )
+
+    def rotate_key(self, algorithm: Algorithm | None = None, *, keep_old: bool = True) -> SigningKey:
+        """Sign with a new key (new ``kid``) from now on; the old one stays published if ``keep_old``."""
+        self.signing_key = SigningKey.generate(algorithm or self.signing_key.algorithm)
+        self.published_keys = [*self.published_keys, self.signing_key] if keep_old else [self.signing_key]
+        return self.signing_key
+
+    def jwks(self) -> dict[str, Any]:
+        """The JWKS document served at :attr:`jwks_uri`."""
+        return {"keys": [key.public_jwk() for key in self.published_keys]}
+
+    def issue_token(
+        self,
+        scopes: Iterable[str] = (),
+        *,
+        audience: str | list[str] | None = None,
+        subject: str = "dev-user",
+        client_id: str = "dev-client",
+        lifetime: int | None = None,
+        key: SigningKey | None = None,
+        headers: Mapping[str, Any] | None = None,
+        **overrides: Any,
+    ) -> str:
+        """Mint an access token directly, as the token endpoint would, without HTTP.
+
+        ``scopes`` are not checked against the server's: tests may want tokens it would never
+        grant. ``key`` signs instead of the current key (forged-token tests); ``headers`` are
+        added to the JWS header; ``overrides`` replace claims, and :data:`OMIT` removes one.
+        """
+        aud = audience if audience is not None else self.audience
+        if aud is None:
+            raise ValueError("no audience: pass audience= or construct the server with audience=")
+        claims = self.claims(scopes=list(scopes), audience=aud, subject=subject, client_id=client_id, lifetime=lifetime)
+        for name, value in overrides.items():
+            if value is OMIT:
+                claims.pop(name, None)
+            else:
+                claims[name] = value
+        return (key or self.signing_key).sign(claims, headers)
+
+    def claims(
+        self,
+        *,
+        scopes: list[str],
+        audience: str | list[str],
+        subject: str,
+        client_id: str,
+        lifetime: int | None = None,
+    ) -> dict[str, Any]:
+        """The RFC 9068 claim set this server puts in an access token."""
+        now = int(time.time())
+        return {
+            "iss": self.issuer,
+            "sub": subject,
+            "client_id": client_id,
+            "aud": audience,
+            "scope": " ".join(scopes),
+            "iat": now,
+            "exp": now + (self.token_lifetime if lifetime is None else lifetime),
+            "jti": uuid.uuid4().hex,
+        }
+
+    # -- policy used by the endpoints ------------------------------------------------------------
+
+    def ungrantable(self, scopes: Iterable[str], client: OAuthClientInformationFull | None = None) -> list[str]:
+        """The scopes in ``scopes`` that this server (or ``client``'s registration) does not grant."""
+        allowed = set(self.scopes)
+        if client is not None:
+            allowed &= set((client.scope or "").split())
+        return [s for s in scopes if s not in allowed]
+
+    def resource_allowed(self, resource: str | None) -> bool:
+        """Whether tokens may be issued for this RFC 8707 resource."""
+        if resource is None:
+            return True
+        return self.resources is None or resource in self.resources
+
+    def grant(
+        self, *, client_id: str, scopes: list[str], resource: str | None, subject: str, refresh: bool
+    ) -> OAuthToken:
+        """Issue an access token (and a refresh token) after a successful grant."""
+        audience = resource or self.audience
+        if audience is None:
+            raise TokenError("invalid_target", "A resource parameter is required")
+        if not self.resource_allowed(audience):
+            raise TokenError("invalid_target", "The requested resource is not served by this server")
+        access_token = self.issue_token(scopes, audience=audience, subject=subject, client_id=client_id)
+        refresh_token = None
+        if refresh and self.issue_refresh_tokens:
+            refresh_token = secrets.token_urlsafe(32)
+            self._provider.refresh_tokens[refresh_token] = RefreshToken(
+                token=refresh_token, client_id=client_id, scopes=scopes, resource=resource, subject=subject
+            )
+        return OAuthToken(
+            access_token=access_token,
+            expires_in=self.token_lifetime,
+            scope=" ".join(scopes),
+            refresh_token=refresh_token,
+        )
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    async def _authenticate(self, request: Request, form: FormData) -> OAuthClientInformationFull | None:
+        # RFC 6749 §2.3.1, both methods. The SDK's ClientAuthenticator wants client_id in the body
+        # even with HTTP Basic, which the SDK's own client_credentials provider does not send.
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return None
+            if client_id is not None and client_id != unquote_plus(user):
+                return None
+            client_id, secret = unquote_plus(user), unquote_plus(password)
+        if not isinstance(client_id, str) or not isinstance(secret, str):
+            return None
+        client = self._provider.clients.get(client_id)
+        if client is None or not client.client_secret:
+            return None
+        return client if hmac.compare_digest(client.client_secret.encode(), secret.encode()) else None
+
+    def _app(self, base_url: str) -> Starlette:
+        issuer = AnyHttpUrl(base_url)
+        registration = ClientRegistrationOptions(
+            enabled=True, valid_scopes=list(self.scopes), default_scopes=list(self.default_scopes) or None
+        )
+        revocation = RevocationOptions(enabled=True)
+        sdk_routes = create_auth_routes(self._provider, issuer, None, registration, revocation)
+        metadata = build_metadata(issuer, None, registration, revocation).model_dump(mode="json", exclude_none=True)
+        metadata.update(
+            issuer=base_url,
+            jwks_uri=f"{base_url}/jwks",
+            grant_types_supported=["authorization_code", "refresh_token", "client_credentials"],
+            authorization_response_iss_parameter_supported=True,
+        )
+        token_route = next(r for r in sdk_routes if isinstance(r, Route) and r.path == "/token")
+        sdk_token_app = token_route.app
+
+        async def metadata_endpoint(request: Request) -> Response:
+            return JSONResponse(metadata)
+
+        async def jwks_endpoint(request: Request) -> Response:
+            self.jwks_requests += 1
+            if self.jwks_status != 200:
+                return JSONResponse({"error": "unavailable"}, status_code=self.jwks_status)
+            return JSONResponse(self.jwks())
+
+        routes: list[BaseRoute] = [
+            Route("/.well-known/oauth-authorization-server", metadata_endpoint, methods=["GET"]),
+            Route("/.well-known/openid-configuration", metadata_endpoint, methods=["GET"]),
+            Route("/jwks", jwks_endpoint, methods=["GET"]),
+            Route("/token", _TokenEndpoint(self, sdk_token_app), methods=["POST", "OPTIONS"]),
+            *(r for r in sdk_routes if not (isinstance(r, Route) and r.path in ("/token", _METADATA_PATH))),
+        ]
+        return Starlette(routes=routes)
+
+    async def client_credentials(self, request: Request) -> Response:
+        """RFC 6749 §4.4: the ``client_credentials`` grant, for confidential clients only."""
+        form = await request.form()
+        client = await self._authenticate(request, form)
+        if client is None:
+            return _token_error("invalid_client", "Client authentication failed", 401)
+        if "client_credentials" not in client.grant_types:
+            return _token_error("unauthorized_client", "This client may not use the client_credentials grant")
+        raw_scope = form.get("scope")
+        scopes = str(raw_scope).split(" ") if isinstance(raw_scope, str) and raw_scope else (client.scope or "").split()
+        if self.ungrantable(scopes, client):
+            return _token_error("invalid_scope", "The requested scope is not granted to this client")
+        raw_resource = form.get("resource")
+        resource = raw_resource if isinstance(raw_resource, str) and raw_resource else None
+        try:
+            token = self.grant(
+                client_id=client.client_id, scopes=scopes, resource=resource, subject=client.client_id, refresh=False
+            )
+        except TokenError as err:
+            return _token_error(err.error, err.error_description or err.error)
+        return JSONResponse(token.model_dump(mode="json", exclude_none=True), headers=_NO_STORE)
+
+
+class _TokenEndpoint:
+    """The SDK token handler, with the ``client_credentials`` grant (which it lacks) answered in front of it."""
+
+    def __init__(self, server: DevAuthorizationServer, sdk_app: ASGIApp) -> None:
+        self.server = server
+        self.sdk_app = sdk_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") != "POST":
+            await self.sdk_app(scope, receive, send)
+            return
+        body = await Request(scope, receive).body()
+        replayed = False
+
+        async def replay() -> Message:
+            # The body was read to look at grant_type; hand it over again to whoever reads it next.
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        if parse_qs(body.decode("latin-1")).get("grant_type") == ["client_credentials"]:
+            response = await self.server.client_credentials(Request(scope, replay))
+            await response(scope, receive, send)
+        else:
+            await self.sdk_app(scope, replay, send)
+
+
+_METADATA_PATH: Final = "/.well-known/oauth-authorization-server"
+
+
+def _token_error(error: str, description: str, status: int = 400) -> Response:
+    return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=_NO_STORE)

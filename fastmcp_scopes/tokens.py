@@ -1,0 +1,532 @@
+"""JWT access token verification (RFC 9068, RFC 8725) with an asynchronous, rate-limited JWKS cache.
+
+:class:`JWTVerifier` implements the MCP SDK's one-method ``TokenVerifier`` protocol
+(``verify_token``), so the policy core never learns about JWT. It also offers :meth:`JWTVerifier.verify`,
+which raises :class:`~fastmcp_scopes.errors.InvalidTokenError` carrying a fixed client-safe
+``description`` and a log-only ``detail``, for the HTTP layer's ``401 invalid_token`` answer
+(RFC 6750 §3.1).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import anyio
+import httpx2
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from mcp.server.auth.provider import AccessToken
+from pydantic import Field
+
+from fastmcp_scopes.challenge import validate_scope_token
+from fastmcp_scopes.errors import ConfigurationError, InvalidScopeError, InvalidTokenError
+
+__all__ = [
+    "DEFAULT_ALGORITHMS",
+    "SUPPORTED_ALGORITHMS",
+    "BearerToken",
+    "JWKSCache",
+    "JWTVerifier",
+    "VerifiedAccessToken",
+]
+
+logger = logging.getLogger(__name__)
+
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
+
+DEFAULT_ALGORITHMS: Final[tuple[str, ...]] = ("RS256", "PS256", "ES256", "EdDSA")
+"""Signature algorithms accepted unless configured otherwise."""
+
+# Every asymmetric JWS algorithm we know how to match to a key type. Symmetric (HS*) and `none`
+# are absent on purpose: a verifier that publishes keys must never accept MACs (RFC 8725 §2.1, §3.1).
+_KEY_TYPES: Final[dict[str, Callable[[object], bool]]] = {
+    **{alg: (lambda key: isinstance(key, rsa.RSAPublicKey)) for alg in ("RS256", "RS384", "RS512")},
+    **{alg: (lambda key: isinstance(key, rsa.RSAPublicKey)) for alg in ("PS256", "PS384", "PS512")},
+    "ES256": lambda key: isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1),
+    "ES384": lambda key: isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP384R1),
+    "ES512": lambda key: isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP521R1),
+    "EdDSA": lambda key: isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey),
+    "Ed25519": lambda key: isinstance(key, ed25519.Ed25519PublicKey),
+}
+SUPPORTED_ALGORITHMS: Final[frozenset[str]] = frozenset(_KEY_TYPES)
+"""Algorithms that may appear in ``algorithms``; anything else is a configuration error."""
+
+_MIN_RSA_BITS: Final = 2048
+_MAX_JWKS_BYTES: Final = 512 * 1024
+_MAX_KID_IN_DETAIL: Final = 64
+_JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_AT_JWT_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
+
+# Fixed client-facing descriptions (RFC 6750 §3 error_description). Nothing from the token is ever
+# interpolated here; the specifics go to `InvalidTokenError.detail`, which is for logs only.
+MALFORMED: Final = "The access token is malformed"
+UNVERIFIABLE: Final = "The access token signature could not be verified"
+EXPIRED: Final = "The access token has expired"
+NOT_YET_VALID: Final = "The access token is not yet valid"
+WRONG_ISSUER: Final = "The access token was issued by an untrusted issuer"
+WRONG_AUDIENCE: Final = "The access token was not issued for this resource"
+WRONG_TYPE: Final = "The access token has the wrong type"
+BAD_CLAIMS: Final = "The access token has invalid claims"
+DESCRIPTIONS: Final[frozenset[str]] = frozenset(
+    {MALFORMED, UNVERIFIABLE, EXPIRED, NOT_YET_VALID, WRONG_ISSUER, WRONG_AUDIENCE, WRONG_TYPE, BAD_CLAIMS}
+)
+"""Every ``description`` :meth:`JWTVerifier.verify` can raise with."""
+
+
+class BearerToken:
+    """A raw bearer token whose ``repr`` and ``str`` never show it, so it stays out of logs and tracebacks.
+
+    Like Starlette's ``Secret``: call :meth:`reveal` at the one place that needs the value.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The token itself."""
+        return self._value
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BearerToken) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class VerifiedAccessToken(AccessToken):
+    """The SDK's :class:`~mcp.server.auth.provider.AccessToken` with the raw token kept out of ``repr``.
+
+    ``subject`` is ``sub``, ``client_id`` comes from ``client_id`` (or ``azp``, ``cid``), ``resource``
+    is the configured audience entry the token matched, and ``claims`` holds the whole verified
+    payload (``iss`` included) for audit.
+    """
+
+    token: str = Field(repr=False)
+
+
+def _b64url_json(segment: str) -> dict[str, Any]:
+    """Decode one compact-JWS segment into a JSON object, refusing duplicate member names.
+
+    RFC 7515 §5.2 lets parsers either reject duplicates or keep the last; rejecting them means no
+    two parsers along the way (the issuer's, PyJWT's, ours) can disagree on which ``aud`` or ``alg``
+    the token carries.
+    """
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in obj:
+                raise ValueError("duplicate member name")
+            obj[name] = value
+        return obj
+
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    value = json.loads(raw, object_pairs_hook=no_duplicates)
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _safe(value: object) -> str:
+    """A short, quoted rendering of an attacker-controlled value for log-only detail."""
+    text = repr(value)
+    return text if len(text) <= _MAX_KID_IN_DETAIL else text[:_MAX_KID_IN_DETAIL] + "...'"
+
+
+class JWKSCache:
+    """Signing keys of one issuer: a JWKS document fetched asynchronously, or a static one.
+
+    - Timed with a monotonic clock: keys older than ``ttl`` seconds are refetched on next use.
+    - An unknown ``kid`` triggers a refetch, but at most one fetch per ``min_refresh_interval``
+      seconds, whatever the tokens say: a stream of forged ``kid`` values costs no outbound requests
+      beyond that rate. Concurrent callers share one fetch.
+    - A failed fetch keeps the keys already held (serving them past their ``ttl``) and is logged;
+      the failure counts against the rate limit, so an unreachable issuer is not hammered either.
+    - Only asymmetric signing keys are kept (``oct`` keys, ``use`` other than ``sig``, RSA below
+      2048 bits and unparseable entries are dropped).
+    """
+
+    def __init__(
+        self,
+        *,
+        jwks_uri: str | None = None,
+        jwks: Mapping[str, Any] | None = None,
+        ttl: float = 300.0,
+        min_refresh_interval: float = 30.0,
+        timeout: float = 5.0,
+        http_client: httpx2.AsyncClient | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if (jwks_uri is None) == (jwks is None):
+            raise ConfigurationError("give exactly one of jwks_uri (fetched) or jwks (static keys)")
+        if jwks_uri is not None and not jwks_uri.startswith(("https://", "http://")):
+            raise ConfigurationError(f"jwks_uri must be an http(s) URL, got {jwks_uri!r}")
+        for name, value in (("ttl", ttl), ("min_refresh_interval", min_refresh_interval), ("timeout", timeout)):
+            if not math.isfinite(value) or value < 0:
+                raise ConfigurationError(f"{name} must be a finite number >= 0, got {value!r}")
+        self.jwks_uri = jwks_uri
+        self.ttl = ttl
+        self.min_refresh_interval = min_refresh_interval
+        self._timeout = timeout
+        self._client = http_client
+        self._monotonic = monotonic
+        self._keys: dict[str | None, list[tuple[PublicKey, str | None]]] = {}
+        self._fetched_at: float | None = None
+        self._attempted_at: float | None = None
+        self._generation = 0
+        self._lock = anyio.Lock()
+        self.fetch_count = 0
+        """Outbound JWKS requests made so far (successful or not)."""
+        if jwks is not None:
+            self._keys = self._parse(jwks)
+            if not self._keys:
+                raise ConfigurationError("the static jwks holds no usable asymmetric signing key")
+
+    @property
+    def kids(self) -> frozenset[str | None]:
+        """The key ids currently held (``None`` for keys published without one)."""
+        return frozenset(self._keys)
+
+    async def candidates(self, kid: str | None) -> list[tuple[PublicKey, str | None]]:
+        """Keys that may have signed a token with this ``kid``: ``(key, alg pinned by the JWK or None)``.
+
+        A token without ``kid`` matches the keys published without one, or, when the set holds a
+        single key, that key. Fetches first when nothing is held or the keys are older than ``ttl``,
+        and once more (rate-limited) when the ``kid`` is unknown.
+        """
+        if self.jwks_uri is not None:
+            now = self._monotonic()
+            if self._fetched_at is None or now - self._fetched_at >= self.ttl:
+                await self._refresh(self._generation)
+            found = self._lookup(kid)
+            if not found:
+                await self._refresh(self._generation)
+        return self._lookup(kid)
+
+    def _lookup(self, kid: str | None) -> list[tuple[PublicKey, str | None]]:
+        if kid is None and None not in self._keys and len(self._keys) == 1:
+            return next(iter(self._keys.values()))
+        return self._keys.get(kid, [])
+
+    async def _refresh(self, seen_generation: int) -> None:
+        async with self._lock:
+            if self._generation != seen_generation:
+                return  # another caller fetched while we waited; look again with its result
+            now = self._monotonic()
+            if self._attempted_at is not None and now - self._attempted_at < self.min_refresh_interval:
+                return  # rate limit: a forged kid must not buy an outbound request
+            self._attempted_at = now
+            self._generation += 1
+            try:
+                document = await self._fetch()
+                keys = self._parse(document)
+            except Exception as err:  # keep serving what we have; the issuer may be restarting
+                logger.warning(
+                    "JWKS fetch from %s failed, keeping %d cached key ids: %s", self.jwks_uri, len(self._keys), err
+                )
+                return
+            if not keys:
+                logger.warning("JWKS at %s holds no usable signing key; keeping the cached ones", self.jwks_uri)
+                return
+            self._keys = keys
+            self._fetched_at = self._monotonic()
+
+    async def _fetch(self) -> Mapping[str, Any]:
+        if self.jwks_uri is None:  # pragma: no cover - guarded by the caller
+            raise RuntimeError("static key set")
+        self.fetch_count += 1
+        client = self._client or httpx2.AsyncClient(timeout=self._timeout, follow_redirects=False)
+        try:
+            async with client.stream("GET", self.jwks_uri, headers={"Accept": "application/json"}) as response:
+                if response.status_code != 200:
+                    raise ValueError(f"HTTP {response.status_code}")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > _MAX_JWKS_BYTES:
+                        raise ValueError(f"JWKS larger than {_MAX_JWKS_BYTES} bytes")
+        finally:
+            if self._client is None:
+                await client.aclose()
+        document = json.loads(bytes(body))
+        if not isinstance(document, dict):
+            raise ValueError("JWKS is not a JSON object")
+        return document
+
+    @staticmethod
+    def _parse(document: Mapping[str, Any]) -> dict[str | None, list[tuple[PublicKey, str | None]]]:
+        entries = document.get("keys")
+        if not isinstance(entries, list):
+            raise ValueError("JWKS has no 'keys' array")
+        keys: dict[str | None, list[tuple[PublicKey, str | None]]] = {}
+        for entry in entries:
+            if not isinstance(entry, dict) or entry.get("kty") not in ("RSA", "EC", "OKP"):
+                continue  # symmetric or unknown key types are never signing keys for us
+            if entry.get("use", "sig") != "sig":
+                continue
+            kid = entry.get("kid")
+            alg = entry.get("alg")
+            if (kid is not None and not isinstance(kid, str)) or (alg is not None and alg not in SUPPORTED_ALGORITHMS):
+                continue
+            try:
+                key = jwt.PyJWK(dict(entry)).key
+            except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+                continue
+            if not isinstance(key, PublicKey) or (isinstance(key, rsa.RSAPublicKey) and key.key_size < _MIN_RSA_BITS):
+                continue  # a private key in a JWKS is a publishing mistake; we still never use it
+            keys.setdefault(kid, []).append((key, alg))
+        return keys
+
+
+class JWTVerifier:
+    """Verify RFC 9068 JWT access tokens and turn them into the MCP SDK's ``AccessToken``.
+
+    Implements ``mcp.server.auth.provider.TokenVerifier``. What is checked, in order:
+
+    1. size (``max_token_bytes``) and compact-JWS shape, before any parsing;
+    2. header: a JSON object without duplicate names, ``alg`` in ``algorithms``, no ``crit``,
+       ``typ`` of ``at+jwt`` when ``require_typ``; ``jku``, ``x5u``, ``jwk`` and ``x5c`` are ignored,
+       keys only ever come from the configured ``jwks_uri``/``jwks``;
+    3. signature, with a key whose type fits ``alg`` (an RSA key never verifies an HMAC);
+    4. ``iss`` equal to ``issuer`` (exact string), ``aud`` containing one of ``audience``
+       (default: ``resource_url``), ``exp`` (required), ``nbf`` and ``iat`` (not in the future)
+       with ``leeway`` seconds of skew;
+    5. ``sub`` and client id strings, scopes from the first of ``scope_claims`` present: a
+       space-delimited string or an array of strings, every entry an RFC 6749 §3.3 scope-token.
+
+    .. warning::
+
+       Trust nothing in the token to choose how the token is checked (RFC 8725 §2.1, §3.1): the
+       issuer, audiences and algorithm list are configuration, fixed here, never read from the
+       token's header or claims. Never let one deployment accept both a symmetric algorithm (HS*)
+       and an asymmetric one: a public key handed to an HMAC becomes a shared secret everybody
+       knows. This verifier accepts asymmetric algorithms only and refuses to be configured
+       otherwise.
+
+    Raises:
+        ConfigurationError: at construction, on an empty issuer, no audience, an algorithm outside
+            :data:`SUPPORTED_ALGORITHMS`, or neither/both of ``jwks_uri`` and ``jwks``.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        jwks_uri: str | None = None,
+        jwks: Mapping[str, Any] | None = None,
+        audience: str | Sequence[str] | None = None,
+        resource_url: str | None = None,
+        algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
+        leeway: float = 30.0,
+        require_typ: bool = False,
+        scope_claims: Sequence[str] = ("scope", "scp"),
+        client_id_claims: Sequence[str] = ("client_id", "azp", "cid"),
+        subject_claim: str = "sub",
+        required_claims: Sequence[str] = ("exp", "iss", "aud"),
+        max_token_bytes: int = 16 * 1024,
+        jwks_cache_ttl: float = 300.0,
+        jwks_refresh_interval: float = 30.0,
+        jwks_timeout: float = 5.0,
+        http_client: httpx2.AsyncClient | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not isinstance(issuer, str) or not issuer:
+            raise ConfigurationError("issuer must be a non-empty string (the exact `iss` value)")
+        audiences = [audience] if isinstance(audience, str) else list(audience or [])
+        if not audiences and resource_url:
+            audiences = [resource_url]
+        if not audiences or not all(isinstance(a, str) and a for a in audiences):
+            raise ConfigurationError("no audience: set audience or resource_url (tokens must be issued for us)")
+        algs = tuple(dict.fromkeys(algorithms))
+        unsupported = [alg for alg in algs if alg not in SUPPORTED_ALGORITHMS]
+        if not algs or unsupported:
+            raise ConfigurationError(
+                f"algorithms must be a non-empty subset of {sorted(SUPPORTED_ALGORITHMS)}; "
+                f"refusing {unsupported or 'an empty list'} (never `none` or symmetric HS*)"
+            )
+        if not math.isfinite(leeway) or not 0 <= leeway <= 300:
+            raise ConfigurationError(f"leeway must be between 0 and 300 seconds, got {leeway!r}")
+        if max_token_bytes <= 0:
+            raise ConfigurationError("max_token_bytes must be positive")
+        if not scope_claims or not client_id_claims:
+            raise ConfigurationError("scope_claims and client_id_claims must name at least one claim")
+        self.issuer = issuer
+        self.audiences: tuple[str, ...] = tuple(audiences)
+        self.algorithms: tuple[str, ...] = algs
+        self.leeway = leeway
+        self.require_typ = require_typ
+        self.scope_claims = tuple(scope_claims)
+        self.client_id_claims = tuple(client_id_claims)
+        self.subject_claim = subject_claim
+        self.required_claims = tuple(required_claims)
+        self.max_token_bytes = max_token_bytes
+        self.keys = JWKSCache(
+            jwks_uri=jwks_uri,
+            jwks=jwks,
+            ttl=jwks_cache_ttl,
+            min_refresh_interval=jwks_refresh_interval,
+            timeout=jwks_timeout,
+            http_client=http_client,
+            monotonic=monotonic,
+        )
+        self._jwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        """``TokenVerifier`` protocol: the verified token, or ``None`` for any invalid one."""
+        try:
+            return await self.verify(token)
+        except InvalidTokenError as err:
+            logger.debug("bearer token rejected: %s", err.detail)
+            return None
+
+    async def verify(self, token: str | BearerToken) -> VerifiedAccessToken:
+        """Verify ``token`` and return it as a :class:`VerifiedAccessToken`.
+
+        Raises:
+            InvalidTokenError: with one of the fixed :data:`DESCRIPTIONS` (safe to send as the
+                RFC 6750 ``error_description``) and a ``detail`` for logs. Neither contains the
+                token; ``detail`` may contain a shortened ``repr`` of header values.
+        """
+        raw = token.reveal() if isinstance(token, BearerToken) else token
+        if not isinstance(raw, str):
+            raise InvalidTokenError(MALFORMED, detail="token is not a string")
+        # Cap before parsing anything: a huge token must cost us nothing but a length check.
+        if len(raw) > self.max_token_bytes or not raw.isascii():
+            raise InvalidTokenError(MALFORMED, detail=f"token is not ASCII or longer than {self.max_token_bytes} bytes")
+        if not _JWS_COMPACT.fullmatch(raw):
+            raise InvalidTokenError(MALFORMED, detail="not a compact JWS (three base64url segments)")
+        header_segment, payload_segment, _ = raw.split(".")
+        try:
+            header = _b64url_json(header_segment)
+            _b64url_json(payload_segment)
+        except (ValueError, binascii.Error, UnicodeDecodeError) as err:
+            raise InvalidTokenError(MALFORMED, detail=f"header or payload is not a JSON object: {err}") from None
+
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            raise InvalidTokenError(UNVERIFIABLE, detail=f"alg {_safe(alg)} is not in the allow-list")
+        if "crit" in header:
+            # RFC 7515 §4.1.11: we understand no extension, so any critical one makes the token unusable.
+            raise InvalidTokenError(MALFORMED, detail="unsupported crit header")
+        typ = header.get("typ")
+        if self.require_typ and (not isinstance(typ, str) or typ.lower() not in _AT_JWT_TYPES):
+            raise InvalidTokenError(WRONG_TYPE, detail=f"typ {_safe(typ)} is not at+jwt (RFC 9068 §4)")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise InvalidTokenError(MALFORMED, detail="kid is not a string")
+
+        candidates = [
+            key
+            for key, pinned in await self.keys.candidates(kid)
+            if (pinned is None or pinned == alg) and _KEY_TYPES[alg](key)
+        ]
+        if not candidates:
+            raise InvalidTokenError(UNVERIFIABLE, detail=f"no {alg} key for kid {_safe(kid)}")
+        payload = self._decode(raw, candidates, alg)
+        return self._access_token(raw, payload)
+
+    def _decode(self, raw: str, keys: list[PublicKey], alg: str) -> dict[str, Any]:
+        error: jwt.PyJWTError | None = None
+        for key in keys:
+            try:
+                return self._jwt.decode(
+                    raw,
+                    key=key,
+                    algorithms=[alg],
+                    audience=list(self.audiences),
+                    issuer=self.issuer,
+                    leeway=self.leeway,
+                    options={"require": list(self.required_claims), "verify_signature": True, "strict_aud": False},
+                )
+            except jwt.InvalidSignatureError as err:
+                error = err  # another key published under the same kid may fit
+            except jwt.ExpiredSignatureError as err:
+                raise InvalidTokenError(EXPIRED, detail=str(err)) from None
+            except jwt.ImmatureSignatureError as err:
+                raise InvalidTokenError(NOT_YET_VALID, detail=str(err)) from None
+            except jwt.InvalidIssuerError as err:
+                raise InvalidTokenError(WRONG_ISSUER, detail=str(err)) from None
+            except jwt.InvalidAudienceError as err:
+                raise InvalidTokenError(WRONG_AUDIENCE, detail=str(err)) from None
+            except jwt.MissingRequiredClaimError as err:
+                description = WRONG_AUDIENCE if err.claim == "aud" else BAD_CLAIMS
+                raise InvalidTokenError(description, detail=str(err)) from None
+            except (jwt.InvalidKeyError, jwt.InvalidAlgorithmError) as err:
+                raise InvalidTokenError(UNVERIFIABLE, detail=str(err)) from None
+            except jwt.PyJWTError as err:
+                raise InvalidTokenError(BAD_CLAIMS, detail=str(err)) from None
+        raise InvalidTokenError(UNVERIFIABLE, detail=f"signature does not verify: {error}")
+
+    def _access_token(self, raw: str, payload: dict[str, Any]) -> VerifiedAccessToken:
+        # PyJWT compared `iss` already; compare again ourselves so an upgrade that loosens the
+        # check (PyJWT 2.10.0 briefly matched substrings) cannot widen what we accept.
+        if payload.get("iss") != self.issuer:
+            raise InvalidTokenError(WRONG_ISSUER, detail="iss differs from the configured issuer")
+        aud = payload.get("aud")
+        token_audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        resource = next((a for a in self.audiences if a in token_audiences), None)
+        if resource is None:
+            raise InvalidTokenError(WRONG_AUDIENCE, detail="aud contains none of the configured audiences")
+        subject = payload.get(self.subject_claim)
+        if subject is not None and not isinstance(subject, str):
+            raise InvalidTokenError(BAD_CLAIMS, detail=f"{self.subject_claim} is not a string")
+        client_id = self._first_claim(payload, self.client_id_claims)
+        exp = payload.get("exp")
+        return VerifiedAccessToken(
+            token=raw,
+            client_id=client_id or "",
+            scopes=self._scopes(payload),
+            expires_at=int(exp) if isinstance(exp, int | float) else None,
+            resource=resource,
+            subject=subject,
+            claims=payload,
+        )
+
+    @staticmethod
+    def _first_claim(payload: Mapping[str, Any], names: Sequence[str]) -> str | None:
+        for name in names:
+            if name in payload:
+                value = payload[name]
+                if not isinstance(value, str):
+                    raise InvalidTokenError(BAD_CLAIMS, detail=f"{name} is not a string")
+                return value
+        return None
+
+    def _scopes(self, payload: Mapping[str, Any]) -> list[str]:
+        name = next((n for n in self.scope_claims if n in payload), None)
+        if name is None:
+            return []
+        value = payload[name]
+        items: list[object]
+        if isinstance(value, str):
+            items = [s for s in value.split(" ") if s]
+        elif isinstance(value, list):
+            items = list(value)
+        else:
+            raise InvalidTokenError(BAD_CLAIMS, detail=f"{name} is neither a string nor an array")
+        try:
+            # Scope tokens end up in WWW-Authenticate challenges and audit logs: reject any that
+            # RFC 6749 §3.3 does not allow rather than pass them on.
+            return list(dict.fromkeys(validate_scope_token(s, where=f"the {name} claim") for s in items))
+        except InvalidScopeError:
+            raise InvalidTokenError(
+                BAD_CLAIMS, detail=f"{name} holds a value that is not an RFC 6749 scope-token"
+            ) from None
