@@ -26,7 +26,13 @@ from fastmcp_scopes.settings import KINDS, Kind, ScopesSettings, load_settings
 if TYPE_CHECKING:
     from fastmcp_scopes.adapters.mcpserver import InstallReport
 
-__all__ = ["METHODS", "Action", "Caller", "Decision", "Outcome", "ScopeGuard"]
+__all__ = ["INSUFFICIENT_SCOPE", "METHODS", "UNAUTHENTICATED", "Action", "Caller", "Decision", "Outcome", "ScopeGuard"]
+
+INSUFFICIENT_SCOPE = -32003
+"""JSON-RPC code of a refusal for missing scopes: in the implementation-defined band -32000..-32019,
+clear of the SDK's -32000/-32001 and the retired -32002."""
+UNAUTHENTICATED = -32004
+"""JSON-RPC code of a refusal for want of an access token (stdio and in-process callers)."""
 
 Action = Literal["connect", "list", "call"]
 Outcome = Literal["allow", "insufficient_scope", "not_found", "unauthenticated"]
@@ -98,6 +104,11 @@ class Decision:
             "alternatives": self.required.to_json(),
             "scope": format_scope(self.challenge_scope),
         }
+
+    def jsonrpc_error(self) -> dict[str, Any]:
+        """The JSON-RPC ``error`` object (``code``, ``message``, ``data``) for a refusal."""
+        code = UNAUTHENTICATED if self.outcome == "unauthenticated" else INSUFFICIENT_SCOPE
+        return {"code": code, "message": f"{self.outcome}: {self.description}", "data": self.error_data()}
 
     def challenge(self, *, resource_metadata: str | None = None) -> BearerChallenge:
         """The RFC 6750 challenge: 403 ``insufficient_scope``, or 401 without ``error`` when no token was sent."""

@@ -17,37 +17,28 @@ from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.provider import TokenVerifier
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.server.mcpserver.resources.templates import ResourceSecurityError
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
+from starlette.applications import Starlette
 
 from fastmcp_scopes import audit
 from fastmcp_scopes.decorators import ScopeDeclaration, declaration_of
+from fastmcp_scopes.errors import ConfigurationError
+from fastmcp_scopes.http import ProtectedResource, ScopeChallengeMiddleware, caller_from_token
 from fastmcp_scopes.policy import METHODS, NAME_PARAMS, Caller, Decision, ScopeGuard
 from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import Kind
+from fastmcp_scopes.tokens import JWTVerifier
 
-__all__ = [
-    "INSUFFICIENT_SCOPE",
-    "META_KEY",
-    "UNAUTHENTICATED",
-    "InstallReport",
-    "ScopeMiddleware",
-    "caller_from_token",
-    "install",
-]
+__all__ = ["META_KEY", "InstallReport", "ScopeMiddleware", "install"]
 
 logger = logging.getLogger("fastmcp_scopes")
 
-INSUFFICIENT_SCOPE = -32003
-"""JSON-RPC code for a refusal for missing scopes: in the implementation-defined band -32000..-32019,
-clear of the SDK's -32000/-32001 and the retired -32002."""
-UNAUTHENTICATED = -32004
-"""JSON-RPC code for a request with no access token where one is needed (stdio, in-process)."""
 META_KEY = "io.github.fastmcp-scopes/requires"
 """``_meta`` key carrying a primitive's requirement (alternatives) when everything is listed."""
 
@@ -68,17 +59,6 @@ class InstallReport:
     """What ``install`` found: primitives without declared scopes, as ``"tools:name"``."""
 
     undeclared: tuple[str, ...]
-
-
-def caller_from_token(token: AccessToken) -> Caller:
-    """The audit identity and scopes of an SDK ``AccessToken``."""
-    issuer = (token.claims or {}).get("iss")
-    return Caller(
-        scopes=frozenset(token.scopes),
-        subject=token.subject,
-        client_id=token.client_id,
-        issuer=str(issuer) if issuer is not None else None,
-    )
 
 
 def _current_caller(ctx: ServerRequestContext[Any, Any]) -> Caller | None:
@@ -215,10 +195,7 @@ class ScopeMiddleware:
         self._audit(decision)
         if decision.allowed:
             return
-        code = UNAUTHENTICATED if decision.outcome == "unauthenticated" else INSUFFICIENT_SCOPE
-        raise MCPError(
-            code=code, message=f"{decision.error_data()['error']}: {decision.description}", data=decision.error_data()
-        )
+        raise MCPError(**decision.jsonrpc_error())
 
     def _filter(self, method: str, result: HandlerResult, decision: Decision) -> HandlerResult:
         if not isinstance(result, dict):
@@ -265,4 +242,72 @@ def install(guard: ScopeGuard, server: Any) -> InstallReport:
         logger.warning("fastmcp-scopes: no scopes declared for %s (%s)", ", ".join(undeclared), policy)
     middleware._registry.mask()
     server.middleware.append(middleware)
+    _guard_http(guard, server, middleware)
     return InstallReport(undeclared=tuple(undeclared))
+
+
+def _guard_http(guard: ScopeGuard, server: MCPServer[Any], middleware: ScopeMiddleware) -> None:
+    """Make ``server.streamable_http_app()`` (and so ``server.run("streamable-http")``) answer 401/403
+    before dispatch. The SDK app is built without its own bearer middleware, whose answers merge the
+    three RFC 6750 cases; ours authenticates with the same verifier (the server's, or one from
+    ``FASTMCP_SCOPES_*``) and hands the SDK the same identity."""
+    lowlevel = server._lowlevel_server
+
+    def streamable_http_app(*, streamable_http_path: str = "/mcp", **options: Any) -> Starlette:
+        verifier, resource = _http_auth(guard, server)
+        app = lowlevel.streamable_http_app(
+            streamable_http_path=streamable_http_path,
+            auth=server.settings.auth,
+            token_verifier=None,
+            auth_server_provider=server._auth_server_provider,
+            custom_starlette_routes=server._custom_starlette_routes,
+            debug=server.settings.debug,
+            **options,
+        )
+        app.add_middleware(
+            ScopeChallengeMiddleware,
+            guard=guard,
+            resolve=middleware.requirement,
+            verifier=verifier,
+            resource=resource,
+            mcp_path=streamable_http_path,
+        )
+        return app
+
+    # An instance attribute: the SDK's own run("streamable-http") calls self.streamable_http_app().
+    server.streamable_http_app = streamable_http_app  # type: ignore[method-assign]
+
+
+def _http_auth(guard: ScopeGuard, server: MCPServer[Any]) -> tuple[TokenVerifier, ProtectedResource]:
+    """The verifier and resource metadata for HTTP, from the server's auth settings or ours.
+
+    Raises:
+        ConfigurationError: nothing to verify tokens with, or no resource URL (fail closed).
+    """
+    s = guard.settings
+    auth = server.settings.auth
+    resource_url = s.resource_url or (str(auth.resource_server_url) if auth and auth.resource_server_url else None)
+    if resource_url is None:
+        raise ConfigurationError(
+            "serving over HTTP needs the canonical server URL: set FASTMCP_SCOPES_RESOURCE_URL "
+            "(or AuthSettings.resource_server_url)"
+        )
+    verifier: TokenVerifier | None = server._token_verifier
+    if verifier is None:
+        if not s.issuer or not s.jwks_uri:
+            raise ConfigurationError(
+                "serving over HTTP needs a token verifier: set FASTMCP_SCOPES_ISSUER and FASTMCP_SCOPES_JWKS_URI, "
+                "or give the server a token_verifier"
+            )
+        verifier = JWTVerifier(
+            issuer=s.issuer,
+            jwks_uri=s.jwks_uri,
+            audience=s.audience or None,
+            resource_url=resource_url,
+            algorithms=s.algorithms,
+            leeway=s.leeway,
+            require_typ=s.require_typ,
+        )
+    issuer = s.issuer or (str(auth.issuer_url) if auth else None)
+    servers = s.authorization_servers or ([issuer] if issuer else [])
+    return verifier, ProtectedResource(resource_url, servers, s.scopes_supported)
