@@ -1,0 +1,291 @@
+"""A GraphQL schema with its scope declarations resolved, ready to derive operations' requirements.
+
+Real schemas are not always clean: GitHub's public schema defines some fields twice and deprecates
+implementations of non-deprecated interface fields. By default such a schema loads with a
+:class:`GraphQLSchemaWarning` listing every problem; ``strict=True`` refuses it with the same list.
+Operations, on the other hand, are always validated in full: one that does not validate has no requirement.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    Source,
+    build_ast_schema,
+    build_client_schema,
+    parse,
+    validate,
+    validate_schema,
+)
+from graphql.validation.validate import validate_sdl
+
+from fastmcp_scopes.errors import GraphQLScopeError
+from fastmcp_scopes.graphql.analysis import OperationAnalysis, ScopeIndex, analyze_operation, fragments_of
+from fastmcp_scopes.graphql.directives import ScopeDeclarations, read_declarations
+from fastmcp_scopes.graphql.federation import DirectiveNames, prepare_document
+from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
+
+__all__ = [
+    "DEFAULT_MAX_ERRORS",
+    "DEFAULT_MAX_TOKENS",
+    "GraphQLSchemaWarning",
+    "ScopedSchema",
+]
+
+DEFAULT_MAX_TOKENS = 50_000
+"""Parser token cap for operation documents: a bound on work for text that may come from a client."""
+
+DEFAULT_MAX_ERRORS = 20
+"""Validation stops after this many errors (graphql-core's own default is 100), against crafted documents."""
+
+_PLAIN_NAMES = DirectiveNames(frozenset({"requiresScopes"}), frozenset({"authenticated"}))
+_MAX_LISTED_PROBLEMS = 50
+
+
+class GraphQLSchemaWarning(UserWarning):
+    """A schema was loaded despite problems (listed in the message), or loaded without directive information."""
+
+
+class ScopedSchema:
+    """A graphql-core schema plus its ``@requiresScopes``/``@authenticated`` declarations.
+
+    Build it with :meth:`from_sdl`, :meth:`from_introspection` or :func:`~fastmcp_scopes.graphql.load_schema`.
+    Then :meth:`analyze`, :meth:`requirement` and :meth:`operations` derive requirements of operations.
+
+    ``problems`` lists what strict validation found in the schema (empty for a clean schema).
+    """
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        names: DirectiveNames = _PLAIN_NAMES,
+        *,
+        problems: Sequence[str] = (),
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_errors: int = DEFAULT_MAX_ERRORS,
+    ) -> None:
+        if max_tokens < 1 or max_errors < 1:
+            raise ValueError("max_tokens and max_errors must be positive")
+        self.schema = schema
+        self.names = names
+        self.problems = tuple(problems)
+        self.max_tokens = max_tokens
+        self.max_errors = max_errors
+        self.declarations: ScopeDeclarations = read_declarations(schema, names)
+        self._index = ScopeIndex(schema, self.declarations)
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    @classmethod
+    def from_sdl(
+        cls,
+        sdl: str,
+        *,
+        strict: bool = False,
+        source_name: str = "schema",
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_errors: int = DEFAULT_MAX_ERRORS,
+    ) -> ScopedSchema:
+        """Build from SDL: a plain schema, a federation 1 or 2 subgraph, or a supergraph.
+
+        Missing federation definitions are supplied (see :mod:`fastmcp_scopes.graphql.federation`).
+        Problems found by graphql-core's SDL and schema validation are listed in a
+        :class:`GraphQLSchemaWarning`, or raised as :class:`GraphQLScopeError` when ``strict``.
+        Syntax errors and schemas that cannot be built at all always raise :class:`GraphQLScopeError`.
+        ``max_tokens`` and ``max_errors`` bound the work spent on each operation document.
+        """
+        try:
+            document = parse(Source(sdl, source_name))
+        except GraphQLError as error:
+            raise GraphQLScopeError(f"cannot parse the schema: {_describe(error)}") from None
+        document, names = prepare_document(document)
+        problems = [_describe(error) for error in validate_sdl(document)]
+        if problems and strict:
+            raise _schema_problems_error(source_name, problems)
+        try:
+            # SDL problems are already listed; building without re-checking lets a schema with, say, a field
+            # defined twice load (the last definition wins), as other GraphQL servers do.
+            schema = build_ast_schema(document, assume_valid_sdl=True)
+        except (GraphQLError, TypeError) as error:
+            listed = [*problems, str(error)]
+            raise GraphQLScopeError(f"cannot build the schema {source_name}:\n" + _format_problems(listed)) from None
+        schema_problems = [_describe(error) for error in validate_schema(schema)]
+        problems.extend(schema_problems)
+        if problems:
+            if strict:
+                raise _schema_problems_error(source_name, problems)
+            warnings.warn(
+                f"the schema {source_name} does not pass strict validation and was loaded anyway "
+                f"(strict=False); {len(problems)} problem(s):\n{_format_problems(problems)}",
+                GraphQLSchemaWarning,
+                stacklevel=2,
+            )
+            if schema_problems:
+                # graphql-core's validate() refuses to run against a schema it found invalid; we have
+                # reported the problems, so mark this one as accepted.
+                kwargs = schema.to_kwargs()
+                kwargs["assume_valid"] = True
+                schema = GraphQLSchema(**kwargs)
+        return cls(schema, names, problems=problems, max_tokens=max_tokens, max_errors=max_errors)
+
+    @classmethod
+    def from_introspection(
+        cls,
+        result: Mapping[str, Any],
+        *,
+        strict: bool = False,
+        source_name: str = "introspection",
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        max_errors: int = DEFAULT_MAX_ERRORS,
+    ) -> ScopedSchema:
+        """Build from an introspection result (``{"data": {"__schema": ...}}`` or ``{"__schema": ...}``).
+
+        A federation subgraph's ``{"_service": {"sdl": ...}}`` answer is read as SDL instead, because standard
+        introspection carries no applied directives: from it no ``@requiresScopes`` can be derived. That case
+        warns (:class:`GraphQLSchemaWarning`), or raises :class:`GraphQLScopeError` when ``strict``.
+        """
+        data = result.get("data", result)
+        if not isinstance(data, Mapping):
+            raise GraphQLScopeError(f"{source_name} is not an introspection result: 'data' is not an object")
+        service = data.get("_service")
+        if isinstance(service, Mapping) and isinstance(service.get("sdl"), str):
+            return cls.from_sdl(
+                service["sdl"], strict=strict, source_name=source_name, max_tokens=max_tokens, max_errors=max_errors
+            )
+        if not isinstance(data.get("__schema"), Mapping):
+            raise GraphQLScopeError(f"{source_name} is not an introspection result: no '__schema' object")
+        message = (
+            f"{source_name} is an introspection result, which carries no applied directives: no @requiresScopes "
+            "or @authenticated can be derived from it; load the SDL (or a subgraph's _service.sdl) instead"
+        )
+        if strict:
+            raise GraphQLScopeError(message)
+        try:
+            schema = build_client_schema(data)  # type: ignore[arg-type]
+        except (GraphQLError, TypeError) as error:
+            raise GraphQLScopeError(f"cannot build a schema from {source_name}: {error}") from None
+        warnings.warn(message, GraphQLSchemaWarning, stacklevel=2)
+        return cls(schema, _PLAIN_NAMES, max_tokens=max_tokens, max_errors=max_errors)
+
+    # -- operations -------------------------------------------------------------------------------
+
+    def parse_operations(self, document: str | DocumentNode, *, source_name: str = "operation") -> DocumentNode:
+        """Parse (with the token cap) and validate ``document`` against the schema.
+
+        Raises :class:`GraphQLScopeError` listing each problem with its location. Validation hides
+        "did you mean" suggestions so that errors shown to clients do not reveal the schema.
+        """
+        if isinstance(document, str):
+            try:
+                document = parse(Source(document, source_name), max_tokens=self.max_tokens)
+            except GraphQLError as error:
+                raise GraphQLScopeError(f"cannot parse {source_name}: {_describe(error)}") from None
+        errors = validate(self.schema, document, max_errors=self.max_errors, hide_suggestions=True)
+        if errors:
+            raise GraphQLScopeError(
+                f"{source_name} does not validate against the schema:\n" + _format_problems(map(_describe, errors))
+            )
+        return document
+
+    def operations(
+        self,
+        document: str | DocumentNode,
+        *,
+        cap: int = DEFAULT_MAX_ALTERNATIVES,
+        source_name: str = "operation",
+    ) -> tuple[OperationAnalysis, ...]:
+        """Analyse every operation of a document, in document order.
+
+        Raises :class:`GraphQLScopeError` for a document that does not parse or validate (fragment cycles
+        included) and :class:`~fastmcp_scopes.errors.RequirementTooComplexError` past ``cap``.
+        """
+        document = self.parse_operations(document, source_name=source_name)
+        fragments = fragments_of(document.definitions)
+        return tuple(
+            analyze_operation(self._index, operation, fragments, cap=cap)
+            for operation in document.definitions
+            if isinstance(operation, OperationDefinitionNode)
+        )
+
+    def analyze(
+        self,
+        document: str | DocumentNode,
+        operation_name: str | None = None,
+        *,
+        cap: int = DEFAULT_MAX_ALTERNATIVES,
+        source_name: str = "operation",
+    ) -> OperationAnalysis:
+        """Analyse one operation: the only one in ``document``, or the one named ``operation_name``.
+
+        Raises :class:`GraphQLScopeError` for an unknown operation name, a missing name when the document
+        holds several operations, or a document that does not validate.
+        """
+        document = self.parse_operations(document, source_name=source_name)
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        named = [op.name.value for op in operations if op.name]
+        if operation_name is None:
+            if len(operations) != 1:
+                raise GraphQLScopeError(
+                    f"{source_name} holds {len(operations)} operations ({', '.join(named) or 'none named'}); "
+                    "give the operation name"
+                )
+            operation = operations[0]
+        else:
+            found = next((op for op in operations if op.name and op.name.value == operation_name), None)
+            if found is None:
+                raise GraphQLScopeError(
+                    f"{source_name} has no operation named {operation_name!r}; "
+                    f"it holds: {', '.join(named) or 'no named operation'}"
+                )
+            operation = found
+        return analyze_operation(self._index, operation, fragments_of(document.definitions), cap=cap)
+
+    def requirement(
+        self,
+        document: str | DocumentNode,
+        operation_name: str | None = None,
+        *,
+        cap: int = DEFAULT_MAX_ALTERNATIVES,
+    ) -> Requirement:
+        """The :class:`Requirement` of one operation; see :meth:`analyze` for the errors it raises."""
+        return self.analyze(document, operation_name, cap=cap).requirement
+
+    def analyze_file(self, path: str | Path, *, cap: int = DEFAULT_MAX_ALTERNATIVES) -> tuple[OperationAnalysis, ...]:
+        """Read a ``.graphql`` file (UTF-8) and analyse every operation in it; errors name the file."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise GraphQLScopeError(f"cannot read {path}: {error}") from None
+        return self.operations(text, cap=cap, source_name=str(path))
+
+
+def _describe(error: GraphQLError) -> str:
+    """The message with its locations (``source:line:column``), which graphql-core's str() spreads over lines."""
+    places = []
+    if error.source is not None and error.locations:
+        places = [f"{error.source.name}:{loc.line}:{loc.column}" for loc in error.locations]
+    return f"{error.message} ({', '.join(places)})" if places else error.message
+
+
+def _format_problems(problems: Any) -> str:
+    listed = list(problems)
+    shown = [f"  - {p}" for p in listed[:_MAX_LISTED_PROBLEMS]]
+    if len(listed) > _MAX_LISTED_PROBLEMS:
+        shown.append(f"  ... and {len(listed) - _MAX_LISTED_PROBLEMS} more")
+    return "\n".join(shown)
+
+
+def _schema_problems_error(source_name: str, problems: Sequence[str]) -> GraphQLScopeError:
+    return GraphQLScopeError(
+        f"the schema {source_name} does not pass strict validation; {len(problems)} problem(s):\n"
+        + _format_problems(problems)
+    )
