@@ -122,12 +122,9 @@ class SigningKey:
 
     def sign(self, claims: Mapping[str, Any], headers: Mapping[str, Any] | None = None) -> str:
         """A compact JWS over ``claims``; ``kid`` and ``typ: at+jwt`` unless ``headers`` override them."""
-        return jwt.encode(
-            dict(claims),
-            self.private_key,
-            algorithm=self.algorithm,
-            headers={"kid": self.kid, "typ": "at+jwt", **(headers or {})},
-        )
+        # Serialised by hand rather than with jwt.encode, which refuses some of the broken claim
+        # values (a non-string `iss`, say) that negative tests need.
+        return self.sign_raw({"alg": self.algorithm, "kid": self.kid, "typ": "at+jwt", **(headers or {})}, claims)
 
     def sign_raw(self, header: bytes | Mapping[str, Any], payload: bytes | Mapping[str, Any]) -> str:
         """Sign exactly these header and payload bytes (for tests of malformed but signed tokens).
@@ -173,12 +170,14 @@ class LoopbackServer:
         *,
         app_factory: Callable[[str], ASGIApp] | None = None,
         host: str = "127.0.0.1",
+        lifespan: Literal["on", "off", "auto"] = "off",
     ) -> None:
         if (app is None) == (app_factory is None):
             raise ValueError("give exactly one of app and app_factory")
         self._app = app
         self._app_factory = app_factory
         self._host = host
+        self._lifespan = lifespan
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.base_url: str = ""
@@ -194,7 +193,7 @@ class LoopbackServer:
         port = sock.getsockname()[1]
         self.base_url = f"http://{self._host}:{port}"
         app = self._app_factory(self.base_url) if self._app_factory is not None else self._app
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")  # type: ignore[arg-type]
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan=self._lifespan, ws="none")  # type: ignore[arg-type]
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="loopback")
         self._thread.start()

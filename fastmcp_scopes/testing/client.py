@@ -10,8 +10,29 @@ from mcp import Client
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
-__all__ = ["acting_as", "scoped_client"]
+__all__ = ["MemoryTokenStorage", "acting_as", "scoped_client"]
+
+
+class MemoryTokenStorage:
+    """An in-memory ``TokenStorage`` for the SDK's OAuth client providers (tests, demos, scripts)."""
+
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client_info: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client_info
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client_info = client_info
 
 
 @contextmanager

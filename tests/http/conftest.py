@@ -1,0 +1,132 @@
+"""A real deployment on loopback: the development authorization server, and an MCP server guarded by
+fastmcp-scopes behind uvicorn, configured the way a user would (keyword arguments here)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import pytest
+from mcp.server.mcpserver import MCPServer
+
+from fastmcp_scopes import ScopeGuard, requires_scopes
+from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer
+
+GRANTABLE = ["mcp:connect", "mcp:tools:read", "mcp:tools:call", "employees:read", "employees:write"]
+BASELINE = ["mcp:connect", "mcp:tools:read"]
+LAYERS: dict[str, Any] = {
+    "connect_scopes": ["mcp:connect"],
+    "list_scopes": {"tools": ["mcp:tools:read"]},
+    "call_scopes": {"tools": ["mcp:tools:call"]},
+}
+
+
+def build_server() -> MCPServer:
+    mcp = MCPServer("employees")
+    calls: list[str] = []
+    mcp.calls = calls  # type: ignore[attr-defined]
+
+    @mcp.tool()
+    @requires_scopes("employees:read")
+    def get_employees() -> list[dict[str, Any]]:
+        calls.append("get_employees")
+        return [{"id": 1, "name": "Ada", "mood": "curious"}]
+
+    @mcp.tool()
+    @requires_scopes("employees:write")
+    def update_employee_mood(employee_id: int, mood: str) -> dict[str, Any]:
+        calls.append("update_employee_mood")
+        return {"id": employee_id, "mood": mood}
+
+    @mcp.tool()
+    @requires_scopes("employees:delete")  # the authorization server never grants this one
+    def delete_employee(employee_id: int) -> str:
+        calls.append("delete_employee")
+        return "deleted"
+
+    return mcp
+
+
+@dataclass
+class Deployment:
+    url: str
+    base: str
+    auth_server: DevAuthorizationServer
+    server: MCPServer
+    guard: ScopeGuard | None = None
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.base}/.well-known/oauth-protected-resource/mcp"
+
+    @property
+    def calls(self) -> list[str]:
+        return self.server.calls  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.fixture
+async def auth_server() -> AsyncIterator[DevAuthorizationServer]:
+    async with DevAuthorizationServer(scopes=GRANTABLE) as server:
+        yield server
+
+
+def deploy(
+    auth_server: DevAuthorizationServer, *, json_response: bool = False, stateless_http: bool = False, **options: Any
+) -> tuple[LoopbackServer, Callable[[], Deployment]]:
+    server = build_server()
+    holder: dict[str, Any] = {}
+
+    def factory(base: str) -> Any:
+        guard = ScopeGuard(
+            issuer=auth_server.issuer,
+            jwks_uri=auth_server.jwks_uri,
+            resource_url=f"{base}/mcp",
+            scopes_supported=BASELINE,
+            **{**LAYERS, **options},
+        )
+        guard.install(server)
+        holder["deployment"] = Deployment(f"{base}/mcp", base, auth_server, server, guard)
+        return server.streamable_http_app(json_response=json_response, stateless_http=stateless_http)
+
+    return LoopbackServer(app_factory=factory, lifespan="on"), lambda: holder["deployment"]
+
+
+@pytest.fixture(params=[False, True], ids=["sse", "json"])
+async def deployment(auth_server: DevAuthorizationServer, request: pytest.FixtureRequest) -> AsyncIterator[Deployment]:
+    loopback, get = deploy(auth_server, json_response=request.param)
+    async with loopback:
+        yield get()
+
+
+@dataclass
+class Exchange:
+    method: str
+    url: str
+    status: int
+    www_authenticate: str | None
+    body: bytes = b""
+
+
+@dataclass
+class Recorder:
+    """Every HTTP exchange a client makes, in order (OAuth requests included)."""
+
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    async def __call__(self, response: httpx2.Response) -> None:
+        if response.status_code >= 400:  # success bodies may be endless SSE streams
+            await response.aread()
+        self.exchanges.append(
+            Exchange(
+                response.request.method,
+                str(response.request.url),
+                response.status_code,
+                response.headers.get("www-authenticate"),
+                response.content if response.status_code >= 400 else b"",
+            )
+        )
+
+    def to(self, url: str) -> list[Exchange]:
+        return [e for e in self.exchanges if e.url == url]

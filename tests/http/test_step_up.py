@@ -1,0 +1,130 @@
+"""Scope step-up end to end: the SDK's own OAuth clients against a guarded server over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.auth.exceptions import OAuthTokenError
+from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
+from mcp.client.streamable_http import streamable_http_client
+
+from fastmcp_scopes import parse_www_authenticate
+from fastmcp_scopes.testing import MemoryTokenStorage
+
+from .conftest import BASELINE, Deployment, Recorder
+
+MODES = ["legacy", "auto"]
+
+
+@asynccontextmanager
+async def connect(
+    deployment: Deployment, scope: str, mode: str, recorder: Recorder
+) -> AsyncIterator[tuple[Client, MemoryTokenStorage]]:
+    client = deployment.auth_server.register_client()
+    storage = MemoryTokenStorage()
+    provider = ClientCredentialsOAuthProvider(
+        server_url=deployment.url,
+        storage=storage,
+        client_id=client.client_id,
+        client_secret=client.client_secret or "",
+        scope=scope,
+        issuer=deployment.auth_server.issuer,
+    )
+    async with httpx2.AsyncClient(auth=provider, event_hooks={"response": [recorder]}, timeout=30) as http:
+        async with Client(streamable_http_client(deployment.url, http_client=http), mode=mode) as mcp:
+            yield mcp, storage
+
+
+def leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in leaves(inner)]
+    return [error]
+
+
+def granted(storage: MemoryTokenStorage) -> set[str]:
+    assert storage.tokens is not None
+    return set((storage.tokens.scope or "").split())
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_client_credentials_steps_up_one_operation_at_a_time(deployment: Deployment, mode: str) -> None:
+    recorder = Recorder()
+    async with connect(deployment, " ".join(BASELINE), mode, recorder) as (mcp, storage):
+        assert granted(storage) == set(BASELINE)
+        # The baseline token may list, but sees nothing it could not call.
+        assert (await mcp.list_tools()).tools == []
+
+        result = await mcp.call_tool("get_employees", {})
+        assert result.is_error is False
+        assert granted(storage) == {*BASELINE, "mcp:tools:call", "employees:read"}
+
+        result = await mcp.call_tool("update_employee_mood", {"employee_id": 1, "mood": "happy"})
+        assert result.is_error is False
+        assert granted(storage) == {*BASELINE, "mcp:tools:call", "employees:read", "employees:write"}
+        assert "employees:delete" not in granted(storage)
+        assert {t.name for t in (await mcp.list_tools()).tools} == {"get_employees", "update_employee_mood"}
+
+    challenges = [e for e in recorder.to(deployment.url) if e.status == 403]
+    assert [parse_www_authenticate(e.www_authenticate or "")["scope"] for e in challenges] == [
+        "employees:read mcp:connect mcp:tools:call",
+        "employees:write mcp:connect mcp:tools:call",
+    ]
+    assert deployment.calls == ["get_employees", "update_employee_mood"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_scope_the_authorization_server_refuses_ends_after_one_step_up(
+    deployment: Deployment, mode: str
+) -> None:
+    recorder = Recorder()
+    with pytest.raises(BaseException) as caught:  # noqa: PT011 - the transport raises an ExceptionGroup
+        async with connect(deployment, " ".join(BASELINE), mode, recorder) as (mcp, _storage):
+            await mcp.call_tool("delete_employee", {"employee_id": 1})
+    assert any(isinstance(e, OAuthTokenError) and "invalid_scope" in str(e) for e in leaves(caught.value))
+    token_requests = [e for e in recorder.exchanges if e.url == deployment.auth_server.token_endpoint]
+    challenges = [e for e in recorder.to(deployment.url) if e.status == 403]
+    assert len(challenges) == 1
+    assert len(token_requests) == 2  # the baseline token, then the one refused step-up: no loop
+    assert token_requests[-1].status == 400
+    assert deployment.calls == []
+
+
+async def test_the_403_is_exact(deployment: Deployment) -> None:
+    token = deployment.auth_server.issue_token(scopes=BASELINE, audience=deployment.url)
+    body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "get_employees", "arguments": {}}}
+    async with httpx2.AsyncClient() as http:
+        response = await http.post(
+            deployment.url,
+            json=body,
+            headers={
+                "authorization": f"Bearer {token}",
+                "accept": "application/json, text/event-stream",
+                "mcp-protocol-version": "2025-11-25",
+            },
+        )
+    assert response.status_code == 403
+    assert response.headers["www-authenticate"] == (
+        'Bearer error="insufficient_scope", error_description="Missing scopes: employees:read mcp:tools:call", '
+        f'scope="employees:read mcp:connect mcp:tools:call", resource_metadata="{deployment.metadata_url}"'
+    )
+    assert json.loads(response.content) == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {
+            "code": -32003,
+            "message": "insufficient_scope: Missing scopes: employees:read mcp:tools:call",
+            "data": {
+                "error": "insufficient_scope",
+                "required": ["employees:read", "mcp:connect", "mcp:tools:call"],
+                "missing": ["employees:read", "mcp:tools:call"],
+                "alternatives": [["employees:read", "mcp:connect", "mcp:tools:call"]],
+                "scope": "employees:read mcp:connect mcp:tools:call",
+            },
+        },
+    }
+    assert deployment.calls == []
