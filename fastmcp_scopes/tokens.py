@@ -467,10 +467,13 @@ class JWTVerifier:
             except jwt.InvalidAudienceError as err:
                 raise InvalidTokenError(WRONG_AUDIENCE, detail=str(err)) from None
             except jwt.MissingRequiredClaimError as err:
-                description = WRONG_AUDIENCE if err.claim == "aud" else BAD_CLAIMS
+                description = {"aud": WRONG_AUDIENCE, "iss": WRONG_ISSUER}.get(err.claim, BAD_CLAIMS)
                 raise InvalidTokenError(description, detail=str(err)) from None
             except (jwt.InvalidKeyError, jwt.InvalidAlgorithmError) as err:
                 raise InvalidTokenError(UNVERIFIABLE, detail=str(err)) from None
+            except jwt.DecodeError as err:
+                # Undecodable signature segment, or a time claim that is not a number.
+                raise InvalidTokenError(MALFORMED, detail=str(err)) from None
             except jwt.PyJWTError as err:
                 raise InvalidTokenError(BAD_CLAIMS, detail=str(err)) from None
         raise InvalidTokenError(UNVERIFIABLE, detail=f"signature does not verify: {error}")
