@@ -35,9 +35,11 @@ async def connect(
         scope=scope,
         issuer=deployment.auth_server.issuer,
     )
-    async with httpx2.AsyncClient(auth=provider, event_hooks={"response": [recorder]}, timeout=30) as http:
-        async with Client(streamable_http_client(deployment.url, http_client=http), mode=mode) as mcp:
-            yield mcp, storage
+    async with (
+        httpx2.AsyncClient(auth=provider, event_hooks={"response": [recorder]}, timeout=30) as http,
+        Client(streamable_http_client(deployment.url, http_client=http), mode=mode) as mcp,
+    ):
+        yield mcp, storage
 
 
 def leaves(error: BaseException) -> list[BaseException]:
@@ -82,7 +84,7 @@ async def test_a_scope_the_authorization_server_refuses_ends_after_one_step_up(
     deployment: Deployment, mode: str
 ) -> None:
     recorder = Recorder()
-    with pytest.raises(BaseException) as caught:  # noqa: PT011 - the transport raises an ExceptionGroup
+    with pytest.raises(BaseException) as caught:  # the transport raises an ExceptionGroup
         async with connect(deployment, " ".join(BASELINE), mode, recorder) as (mcp, _storage):
             await mcp.call_tool("delete_employee", {"employee_id": 1})
     assert any(isinstance(e, OAuthTokenError) and "invalid_scope" in str(e) for e in leaves(caught.value))
