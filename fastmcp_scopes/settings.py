@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_serializer, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from fastmcp_scopes.challenge import validate_scope_token
@@ -176,6 +176,12 @@ class ScopesSettings(BaseSettings):
         if not isinstance(value, dict):
             raise ValueError('expected a JSON object {"tool": "scope ..." | ["a", "b"] | [["a"], ["b"]]}')
         return {name: Requirement.parse(spec, where=f"tool {name!r}") for name, spec in value.items()}
+
+    @field_serializer("tool_scopes")
+    def _dump_tool_scopes(self, value: dict[str, Requirement]) -> dict[str, list[list[str]]]:
+        # The configuration shape (not the dataclass internals), so that ``model_dump()`` and JSON
+        # dumps read back through ``load_settings`` unchanged.
+        return {name: requirement.to_json() for name, requirement in value.items()}
 
     @field_validator("hierarchy", mode="before")
     @classmethod
