@@ -8,6 +8,7 @@ header.
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Annotated, Any, Literal
 
@@ -196,8 +197,20 @@ def load_settings(**overrides: Any) -> ScopesSettings:
     """Build settings from the environment, ``.env`` and ``overrides`` (keyword arguments win).
 
     Raises:
-        ConfigurationError: naming the ``FASTMCP_SCOPES_*`` variable and the value that is wrong.
+        ConfigurationError: naming the ``FASTMCP_SCOPES_*`` variable and the value that is wrong, or a
+            keyword argument that is not an option.
     """
+    # Keyword arguments are checked by name: the model ignores extra input (so that a ``.env`` may hold
+    # other variables), which would let a misspelt option (``hide_unauthorised=False``) pass silently.
+    # Leading-underscore names are pydantic-settings' own options (``_env_file``).
+    unknown = sorted(name for name in overrides if not name.startswith("_") and name not in ScopesSettings.model_fields)
+    if unknown:
+        problems = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, ScopesSettings.model_fields, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"unknown option {name}={overrides[name]!r}{hint}")
+        raise ConfigurationError("invalid fastmcp-scopes configuration:\n  " + "\n  ".join(problems))
     try:
         return ScopesSettings(**overrides)
     except ValidationError as err:
