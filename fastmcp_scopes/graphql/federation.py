@@ -154,6 +154,8 @@ def prepare_document(document: DocumentNode) -> tuple[DocumentNode, DirectiveNam
         for link in federation:
             for element in _FEDERATION_DIRECTIVES:
                 directive_elements[link.local_directive(element)] = element
+                # The namespaced name stays usable for an imported element, as in Apollo's composition.
+                directive_elements[f"{link.prefix}__{element}"] = element
             for element in _FEDERATION_TYPES:
                 type_elements[element] = link.local_type(element)
     else:
