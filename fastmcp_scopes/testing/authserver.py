@@ -480,8 +480,8 @@ class DevAuthorizationServer:
         scopes: Iterable[str] = (),
         *,
         audience: str | list[str] | None = None,
-        subject: str = "dev-user",
-        client_id: str = "dev-client",
+        subject: str | _Omit = "dev-user",
+        client_id: str | _Omit = "dev-client",
         lifetime: int | None = None,
         key: SigningKey | None = None,
         headers: Mapping[str, Any] | None = None,
@@ -490,18 +490,16 @@ class DevAuthorizationServer:
         """Mint an access token directly, as the token endpoint would, without HTTP.
 
         ``scopes`` are not checked against the server's: tests may want tokens it would never
-        grant. ``key`` signs instead of the current key (forged-token tests); ``headers`` are
-        added to the JWS header; ``overrides`` replace claims, and :data:`OMIT` removes one.
+        grant. ``key`` signs instead of the current key (forged-token tests); ``headers`` are added
+        to the JWS header; ``overrides`` replace claims. ``subject``, ``client_id`` or any override
+        given as :data:`OMIT` leaves that claim out.
         """
         aud = audience if audience is not None else self.audience
         if aud is None:
             raise ValueError("no audience: pass audience= or construct the server with audience=")
         claims = self.claims(scopes=list(scopes), audience=aud, subject=subject, client_id=client_id, lifetime=lifetime)
-        for name, value in overrides.items():
-            if value is OMIT:
-                claims.pop(name, None)
-            else:
-                claims[name] = value
+        claims.update(overrides)
+        claims = {name: value for name, value in claims.items() if value is not OMIT}
         return (key or self.signing_key).sign(claims, headers)
 
     def claims(
@@ -509,8 +507,8 @@ class DevAuthorizationServer:
         *,
         scopes: list[str],
         audience: str | list[str],
-        subject: str,
-        client_id: str,
+        subject: str | _Omit,
+        client_id: str | _Omit,
         lifetime: int | None = None,
     ) -> dict[str, Any]:
         """The RFC 9068 claim set this server puts in an access token."""

@@ -1,0 +1,366 @@
+"""JWTVerifier against the development authorization server, JWKS fetched over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
+from fastmcp_scopes.testing.authserver import OMIT, DevAuthorizationServer, LoopbackServer, SigningKey
+from fastmcp_scopes.tokens import (
+    DESCRIPTIONS,
+    EXPIRED,
+    UNVERIFIABLE,
+    WRONG_AUDIENCE,
+    BearerToken,
+    JWTVerifier,
+    VerifiedAccessToken,
+)
+
+AUDIENCE = "https://mcp.example/mcp"
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand, so cache and rate-limit behaviour needs no sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def server() -> Iterator[DevAuthorizationServer]:
+    with DevAuthorizationServer(["read", "write", "admin"], audience=AUDIENCE) as srv:
+        yield srv
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def verifier_for(server: DevAuthorizationServer, clock: FakeClock | None = None, **kwargs: Any) -> JWTVerifier:
+    options: dict[str, Any] = {"issuer": server.issuer, "jwks_uri": server.jwks_uri, "audience": AUDIENCE}
+    if clock is not None:
+        options["monotonic"] = clock
+    return JWTVerifier(**{**options, **kwargs})
+
+
+# -- good tokens ------------------------------------------------------------------------------------
+
+
+async def test_good_token_gives_access_token_with_audit_fields(server: DevAuthorizationServer) -> None:
+    raw = server.issue_token(["read", "write"], subject="alice", client_id="agent-7")
+    token = await verifier_for(server).verify(raw)
+    assert isinstance(token, VerifiedAccessToken)
+    assert token.scopes == ["read", "write"]
+    assert token.subject == "alice"
+    assert token.client_id == "agent-7"
+    assert token.resource == AUDIENCE
+    assert token.claims is not None and token.claims["iss"] == server.issuer
+    assert token.expires_at == token.claims["exp"]
+    assert token.token == raw
+    assert server.jwks_requests == 1
+
+
+async def test_verify_token_protocol_returns_token_or_none(server: DevAuthorizationServer) -> None:
+    verifier = verifier_for(server)
+    assert (await verifier.verify_token(server.issue_token(["read"]))) is not None
+    assert (await verifier.verify_token(server.issue_token(["read"], audience="https://other.example"))) is None
+
+
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        pytest.param({"scope": "read  write read"}, ["read", "write"], id="scope-string-deduplicated"),
+        pytest.param({"scope": OMIT, "scp": "read write"}, ["read", "write"], id="scp-string"),
+        pytest.param({"scope": OMIT, "scp": ["write", "read"]}, ["write", "read"], id="scp-array"),
+        pytest.param({"scope": OMIT, "scp": []}, [], id="scp-empty-array"),
+        pytest.param({"scope": OMIT}, [], id="no-scope-claim"),
+        pytest.param({"scope": "read", "scp": ["admin"]}, ["read"], id="scope-wins-over-scp"),
+    ],
+)
+async def test_scopes_from_scope_or_scp(
+    server: DevAuthorizationServer, claims: dict[str, Any], expected: list[str]
+) -> None:
+    token = await verifier_for(server).verify(server.issue_token(**claims))
+    assert token.scopes == expected
+
+
+async def test_scope_claim_names_are_configurable(server: DevAuthorizationServer) -> None:
+    raw = server.issue_token(["read"], permissions=["admin", "write"])
+    token = await verifier_for(server, scope_claims=["permissions"]).verify(raw)
+    assert token.scopes == ["admin", "write"]
+
+
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        pytest.param({"client_id": OMIT, "azp": "from-azp"}, "from-azp", id="azp"),
+        pytest.param({"client_id": OMIT, "cid": "from-cid"}, "from-cid", id="cid"),
+        pytest.param({"client_id": "cid-1", "azp": "azp-1"}, "cid-1", id="client_id-first"),
+        pytest.param({"client_id": OMIT}, "", id="absent"),
+    ],
+)
+async def test_client_id_fallbacks(server: DevAuthorizationServer, claims: dict[str, Any], expected: str) -> None:
+    token = await verifier_for(server).verify(server.issue_token(["read"], **claims))
+    assert token.client_id == expected
+
+
+async def test_resource_is_the_audience_entry_that_matched(server: DevAuthorizationServer) -> None:
+    verifier = verifier_for(server, audience=["https://a.example/mcp", "https://b.example/mcp"])
+    raw = server.issue_token(["read"], audience=["https://other.example", "https://b.example/mcp"])
+    assert (await verifier.verify(raw)).resource == "https://b.example/mcp"
+
+
+async def test_audience_defaults_to_resource_url(server: DevAuthorizationServer) -> None:
+    verifier = JWTVerifier(issuer=server.issuer, jwks_uri=server.jwks_uri, resource_url="https://rs.example/mcp")
+    assert (await verifier.verify(server.issue_token(audience="https://rs.example/mcp"))).resource == (
+        "https://rs.example/mcp"
+    )
+    with pytest.raises(InvalidTokenError) as caught:
+        await verifier.verify(server.issue_token())
+    assert caught.value.description == WRONG_AUDIENCE
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "PS256", "ES256", "EdDSA"])
+async def test_each_default_algorithm_verifies(algorithm: Any) -> None:
+    with DevAuthorizationServer(["read"], audience=AUDIENCE, algorithm=algorithm) as srv:
+        token = await verifier_for(srv).verify(srv.issue_token(["read"]))
+        assert token.scopes == ["read"]
+
+
+async def test_algorithm_outside_the_allow_list_is_refused() -> None:
+    with DevAuthorizationServer(["read"], audience=AUDIENCE, algorithm="ES256") as srv:
+        with pytest.raises(InvalidTokenError) as caught:
+            await verifier_for(srv, algorithms=["RS256"]).verify(srv.issue_token(["read"]))
+        assert caught.value.description == UNVERIFIABLE
+
+
+async def test_leeway_applies_to_exp(server: DevAuthorizationServer) -> None:
+    import time
+
+    now = int(time.time())
+    raw = server.issue_token(["read"], iat=now - 100, exp=now - 10)
+    assert (await verifier_for(server, leeway=30).verify(raw)).scopes == ["read"]
+    with pytest.raises(InvalidTokenError) as caught:
+        await verifier_for(server, leeway=0).verify(raw)
+    assert caught.value.description == EXPIRED
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT"])
+async def test_strict_typ_accepts_rfc9068_spellings(server: DevAuthorizationServer, typ: str) -> None:
+    raw = server.issue_token(["read"], headers={"typ": typ})
+    assert (await verifier_for(server, require_typ=True).verify(raw)).scopes == ["read"]
+
+
+async def test_typ_is_not_checked_unless_required(server: DevAuthorizationServer) -> None:
+    raw = server.issue_token(["read"], headers={"typ": "JWT"})
+    assert (await verifier_for(server).verify(raw)).scopes == ["read"]
+
+
+async def test_static_jwks(server: DevAuthorizationServer) -> None:
+    verifier = JWTVerifier(issuer=server.issuer, jwks=server.jwks(), audience=AUDIENCE)
+    assert (await verifier.verify(server.issue_token(["read"]))).scopes == ["read"]
+    assert server.jwks_requests == 0
+
+
+# -- redaction --------------------------------------------------------------------------------------
+
+
+async def test_raw_token_never_in_repr(server: DevAuthorizationServer) -> None:
+    raw = server.issue_token(["read"])
+    wrapped = BearerToken(raw)
+    assert raw not in repr(wrapped) and raw not in str(wrapped)
+    assert wrapped.reveal() == raw
+    token = await verifier_for(server).verify(wrapped)
+    assert raw not in repr(token)
+    assert raw.split(".")[2] not in repr(token)
+
+
+# -- JWKS cache: rotation, rate limit, failures -----------------------------------------------------
+
+
+async def test_key_rotation_costs_one_refresh(server: DevAuthorizationServer, clock: FakeClock) -> None:
+    verifier = verifier_for(server, clock)
+    await verifier.verify(server.issue_token(["read"]))
+    assert server.jwks_requests == 1
+    clock.now += 31  # past the refresh interval
+    server.rotate_key()
+    for _ in range(5):
+        assert (await verifier.verify(server.issue_token(["read"]))).scopes == ["read"]
+    assert server.jwks_requests == 2
+    # Tokens signed with the previous key still verify from the refreshed set, without a fetch.
+    old = server.published_keys[0]
+    await verifier.verify(server.issue_token(["read"], key=old))
+    assert server.jwks_requests == 2
+
+
+async def test_unknown_kids_are_rate_limited(server: DevAuthorizationServer, clock: FakeClock) -> None:
+    verifier = verifier_for(server, clock, jwks_refresh_interval=30)
+    await verifier.verify(server.issue_token(["read"]))
+    forged = [server.issue_token(["read"], key=SigningKey.generate()) for _ in range(3)]
+    for _ in range(10):
+        for raw in forged:
+            assert await verifier.verify_token(raw) is None
+    assert server.jwks_requests == 1
+    clock.now += 31
+    for raw in forged * 10:
+        assert await verifier.verify_token(raw) is None
+    assert server.jwks_requests == 2
+
+
+async def test_rotated_key_waits_for_the_rate_limit(server: DevAuthorizationServer, clock: FakeClock) -> None:
+    # The price of the rate limit: a key published less than the interval after the last fetch is
+    # unknown until the interval has passed.
+    verifier = verifier_for(server, clock, jwks_refresh_interval=30)
+    await verifier.verify(server.issue_token(["read"]))
+    server.rotate_key()
+    raw = server.issue_token(["read"])
+    with pytest.raises(InvalidTokenError) as caught:
+        await verifier.verify(raw)
+    assert caught.value.description == UNVERIFIABLE
+    clock.now += 30
+    assert (await verifier.verify(raw)).scopes == ["read"]
+    assert server.jwks_requests == 2
+
+
+async def test_concurrent_unknown_kid_shares_one_fetch(server: DevAuthorizationServer, clock: FakeClock) -> None:
+    verifier = verifier_for(server, clock)
+    await verifier.verify(server.issue_token(["read"]))
+    clock.now += 31
+    server.rotate_key()
+    raw = server.issue_token(["read"])
+    results: list[VerifiedAccessToken] = []
+
+    async def verify() -> None:
+        results.append(await verifier.verify(raw))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(20):
+            group.start_soon(verify)
+    assert len(results) == 20
+    assert server.jwks_requests == 2
+
+
+async def test_fetch_failure_keeps_the_cache(server: DevAuthorizationServer, clock: FakeClock) -> None:
+    verifier = verifier_for(server, clock, jwks_cache_ttl=60, jwks_refresh_interval=30)
+    raw = server.issue_token(["read"])
+    await verifier.verify(raw)
+    server.jwks_status = 503
+    clock.now += 61  # the cached keys are stale: a refetch is attempted and fails
+    assert (await verifier.verify(raw)).scopes == ["read"]
+    assert server.jwks_requests == 2
+    # The failure counts against the rate limit: no retry on every request.
+    assert (await verifier.verify(raw)).scopes == ["read"]
+    assert server.jwks_requests == 2
+    server.jwks_status = 200
+    clock.now += 31
+    assert (await verifier.verify(raw)).scopes == ["read"]
+    assert server.jwks_requests == 3
+
+
+async def test_no_keys_yet_and_issuer_down(server: DevAuthorizationServer, clock: FakeClock) -> None:
+    server.jwks_status = 500
+    verifier = verifier_for(server, clock)
+    raw = server.issue_token(["read"])
+    with pytest.raises(InvalidTokenError) as caught:
+        await verifier.verify(raw)
+    assert caught.value.description == UNVERIFIABLE
+    server.jwks_status = 200
+    clock.now += 31
+    assert (await verifier.verify(raw)).scopes == ["read"]
+
+
+async def test_unreachable_jwks_uri_is_an_invalid_token_not_a_crash(server: DevAuthorizationServer) -> None:
+    closed = LoopbackServer(Starlette())
+    url = closed.start()
+    closed.stop()  # nothing listens there any more
+    verifier = JWTVerifier(issuer=server.issuer, jwks_uri=f"{url}/jwks", audience=AUDIENCE, jwks_timeout=2)
+    assert await verifier.verify_token(server.issue_token(["read"])) is None
+    assert verifier.keys.fetch_count == 1
+
+
+async def test_jwks_fetch_does_not_block_the_event_loop(server: DevAuthorizationServer) -> None:
+    requested = threading.Event()
+    release = threading.Event()
+
+    async def slow_jwks(request: Request) -> Response:
+        requested.set()
+        await anyio.to_thread.run_sync(release.wait)
+        return JSONResponse(server.jwks())
+
+    async with LoopbackServer(Starlette(routes=[Route("/jwks", slow_jwks)])) as url:
+        verifier = JWTVerifier(issuer=server.issuer, jwks_uri=f"{url}/jwks", audience=AUDIENCE)
+        ticks_while_waiting = 0
+        results: list[VerifiedAccessToken] = []
+
+        async def verify() -> None:
+            results.append(await verifier.verify(server.issue_token(["read"])))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(verify)
+            await anyio.to_thread.run_sync(requested.wait)
+            # The fetch is in flight and held by the server; this loop still runs other tasks.
+            for _ in range(10):
+                await anyio.sleep(0)
+                ticks_while_waiting += 1
+            assert not results
+            release.set()
+        assert ticks_while_waiting == 10
+        assert [t.scopes for t in results] == [["read"]]
+
+
+async def test_symmetric_and_unusable_jwks_entries_are_ignored(server: DevAuthorizationServer) -> None:
+    document = {
+        "keys": [
+            {"kty": "oct", "k": "c2VjcmV0", "kid": server.signing_key.kid, "alg": "HS256"},
+            {**server.signing_key.public_jwk(), "use": "enc", "kid": "enc-key"},
+            {"kty": "RSA", "kid": "broken", "n": "AQAB", "e": "AQAB"},
+            server.signing_key.public_jwk(),
+        ]
+    }
+    verifier = JWTVerifier(issuer=server.issuer, jwks=document, audience=AUDIENCE)
+    assert verifier.keys.kids == {server.signing_key.kid}
+    assert (await verifier.verify(server.issue_token(["read"]))).scopes == ["read"]
+
+
+# -- configuration ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"algorithms": ["HS256"]}, id="symmetric-algorithm"),
+        pytest.param({"algorithms": ["RS256", "HS256"]}, id="mixed-algorithms"),
+        pytest.param({"algorithms": ["none"]}, id="alg-none"),
+        pytest.param({"algorithms": []}, id="no-algorithms"),
+        pytest.param({"audience": None}, id="no-audience"),
+        pytest.param({"issuer": ""}, id="empty-issuer"),
+        pytest.param({"jwks": {"keys": []}}, id="both-jwks-and-uri"),
+        pytest.param({"jwks_uri": "file:///etc/jwks.json"}, id="non-http-jwks-uri"),
+        pytest.param({"leeway": -1}, id="negative-leeway"),
+    ],
+)
+def test_bad_configuration_fails_at_construction(kwargs: dict[str, Any]) -> None:
+    options: dict[str, Any] = {"issuer": "https://issuer.example", "jwks_uri": "https://issuer.example/jwks"}
+    options["audience"] = AUDIENCE
+    with pytest.raises(ConfigurationError):
+        JWTVerifier(**{**options, **kwargs})
+
+
+def test_descriptions_are_header_safe() -> None:
+    from fastmcp_scopes.challenge import BearerChallenge
+
+    for description in DESCRIPTIONS:
+        BearerChallenge(error="invalid_token", error_description=description).render()
