@@ -78,14 +78,21 @@ class OperationAnalysis:
         """True when a caller needs a valid token: some scope is required, or ``@authenticated`` is touched."""
         return self.authenticated or not self.requirement.is_empty
 
+    @property
+    def authenticated_by(self) -> tuple[str, ...]:
+        """Coordinates of the ``@authenticated`` elements the operation touches."""
+        return tuple(d.coordinate for d in self.declarations if d.authenticated)
+
     def to_json(self) -> dict[str, Any]:
-        """``{"alternatives": [[...]], "origins": {scope: [...]}, "authenticated": bool, "kind": ...}``;
-        ``alternatives`` is ``[[]]`` when no scope is needed."""
+        """``{"kind", "alternatives", "origins", "authenticated", "authenticated_by"}``; ``alternatives`` is the
+        minimal list of scope lists (``[[]]`` when no scope is needed), ``origins`` maps each scope to the
+        coordinates imposing it."""
         return {
             "kind": self.kind,
             "alternatives": self.requirement.to_json(),
-            "authenticated": self.authenticated,
             "origins": {scope: list(coordinates) for scope, coordinates in sorted(self.origins.items())},
+            "authenticated": self.authenticated,
+            "authenticated_by": list(self.authenticated_by),
         }
 
 

@@ -86,7 +86,7 @@ def test_token_cap(schema: ScopedSchema) -> None:
 
 def test_alternatives_cap_fails_loudly(schema: ScopedSchema) -> None:
     assert len(schema.requirement("{ a b }").alternatives) == 9
-    with pytest.raises(RequirementTooComplexError, match="operation Q has 9 alternatives.*cap of 8"):
+    with pytest.raises(RequirementTooComplexError, match=r"operation Q has 9 alternatives.*cap of 8"):
         schema.requirement("query Q { a b }", cap=8)
 
 

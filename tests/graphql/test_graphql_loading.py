@@ -116,7 +116,7 @@ def test_malformed_scopes_argument(scopes: str) -> None:
 
 
 def test_scope_outside_rfc_6749_is_refused() -> None:
-    with pytest.raises(InvalidScopeError, match="Query.a"):
+    with pytest.raises(InvalidScopeError, match=r"Query\.a"):
         ScopedSchema.from_sdl('type Query { a: String @requiresScopes(scopes: [["two words"]]) }')
 
 
@@ -256,5 +256,5 @@ async def test_url_async(graphql_server: tuple[str, list[dict[str, Any]]]) -> No
 
 
 def test_unreachable_url() -> None:
-    with pytest.raises(GraphQLScopeError, match="cannot introspect http://127.0.0.1:9/graphql"):
+    with pytest.raises(GraphQLScopeError, match=r"cannot introspect http://127\.0\.0\.1:9/graphql"):
         load_schema("http://127.0.0.1:9/graphql", timeout=2)

@@ -1,0 +1,132 @@
+"""``fastmcp-scopes``: inspect what scopes things need, from the command line.
+
+Subcommands:
+
+- ``graphql SCHEMA OPERATIONS...``: for each operation in the given ``.graphql`` files (or directories of
+  them), the alternatives of its requirement and the schema elements that impose each scope, as a table,
+  or with ``--json`` as one object keyed by operation name.
+
+Exit status: 0 on success, 1 when the schema or an operation cannot yield a requirement (the error goes
+to stderr), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from fastmcp_scopes.errors import ConfigurationError
+from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES
+
+__all__ = ["build_parser", "main"]
+
+_Command = Callable[[argparse.Namespace, TextIO, TextIO], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: one subparser per subcommand, each setting ``command`` to its handler."""
+    parser = argparse.ArgumentParser(prog="fastmcp-scopes", description="Per-tool OAuth scopes for MCP servers.")
+    subcommands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+
+    graphql = subcommands.add_parser(
+        "graphql",
+        help="print the scopes each GraphQL operation needs",
+        description="Derive each operation's scope requirement from the schema's @requiresScopes directives.",
+    )
+    graphql.add_argument("schema", metavar="SCHEMA", help="SDL file, introspection JSON file, or http(s) URL")
+    graphql.add_argument(
+        "operations", metavar="OPERATIONS", nargs="+", help=".graphql files, or directories searched for them"
+    )
+    graphql.add_argument("--json", action="store_true", help="print one JSON object keyed by operation name")
+    graphql.add_argument(
+        "--strict", action="store_true", help="refuse a schema that fails graphql-core's strict validation"
+    )
+    graphql.add_argument(
+        "--max-alternatives",
+        type=int,
+        default=DEFAULT_MAX_ALTERNATIVES,
+        metavar="N",
+        help=f"fail when a requirement has more than N alternatives (default {DEFAULT_MAX_ALTERNATIVES})",
+    )
+    graphql.set_defaults(command=_graphql)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    arguments = build_parser().parse_args(argv)
+    command: _Command = arguments.command
+    try:
+        return command(arguments, out, err)
+    except ConfigurationError as error:
+        print(f"fastmcp-scopes: error: {error}", file=err)
+        return 1
+
+
+def _graphql(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    # Imported here so that other subcommands do not pay for graphql-core.
+    from fastmcp_scopes.graphql import OperationAnalysis, load_schema, read_operation_files
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        schema = load_schema(arguments.schema, strict=arguments.strict)
+    for warning in caught:
+        print(f"fastmcp-scopes: warning: {warning.message}", file=err)
+
+    results: dict[str, tuple[Path, OperationAnalysis]] = {}
+    for path, text in read_operation_files(*arguments.operations):
+        for analysis in schema.operations(text, cap=arguments.max_alternatives, source_name=str(path)):
+            key = analysis.name if analysis.name is not None else f"(anonymous) {path}"
+            if key in results:
+                raise ConfigurationError(f"operation {key!r} is defined in both {results[key][0]} and {path}")
+            results[key] = (path, analysis)
+
+    if arguments.json:
+        document: dict[str, Any] = {key: {"file": str(path), **a.to_json()} for key, (path, a) in results.items()}
+        json.dump(document, out, indent=2)
+        out.write("\n")
+    else:
+        out.write(_table(results))
+    return 0
+
+
+def _table(results: dict[str, tuple[Path, Any]]) -> str:
+    header = ("OPERATION", "ALT", "SCOPE", "IMPOSED BY")
+    rows: list[tuple[str, str, str, str]] = []
+    for key, (_path, analysis) in results.items():
+        first = True
+        label = f"{key} ({analysis.kind})"
+        if analysis.requirement.is_empty:
+            rows.append((label, "-", "(no scope)", ""))
+            first = False
+        else:
+            for number, alternative in enumerate(analysis.requirement.alternatives, start=1):
+                for index, scope in enumerate(sorted(alternative)):
+                    rows.append(
+                        (
+                            label if first else "",
+                            str(number) if index == 0 else "",
+                            scope,
+                            ", ".join(analysis.origins.get(scope, ())),
+                        )
+                    )
+                    first = False
+        if analysis.authenticated:
+            rows.append(("", "", "(valid token)", ", ".join(analysis.authenticated_by)))
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    lines = []
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+        lines.append("  ".join([*cells, row[3]]).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
