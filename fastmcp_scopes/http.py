@@ -190,9 +190,6 @@ class ScopeChallengeMiddleware:
         scheme, _, credentials = values[0].strip().partition(" ")
         if scheme.lower() != "bearer":
             raise self._unauthorized()  # §3.1: no bearer credentials at all, so no error code
-        credentials = credentials.strip()
-        if not credentials or any(c.isspace() for c in credentials):
-            raise self._bad_request("Malformed bearer credentials")
         try:
             return await self._verify(credentials)
         except InvalidTokenError as err:

@@ -1,0 +1,218 @@
+"""The three RFC 6750 answers, protected resource metadata, forged tokens and hostile bodies, over real
+HTTP. Whatever is refused must never reach a tool."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+import pytest
+
+from fastmcp_scopes.testing import DevAuthorizationServer
+from fastmcp_scopes.testing.forgery import forged_tokens
+
+from .conftest import BASELINE, GRANTABLE, Deployment, deploy
+
+ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "get_employees", "arguments": {}}}
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(timeout=30) as client:
+        yield client
+
+
+def bearer(token: str, **extra: str) -> dict[str, str]:
+    return {**ACCEPT, "authorization": f"Bearer {token}", "mcp-protocol-version": "2025-11-25", **extra}
+
+
+async def post(http: httpx2.AsyncClient, d: Deployment, body: Any, headers: dict[str, str]) -> httpx2.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return await http.post(d.url, content=content, headers=headers)
+
+
+async def test_no_token_gets_a_bare_challenge_with_the_baseline(
+    deployment: Deployment, http: httpx2.AsyncClient
+) -> None:
+    response = await post(http, deployment, CALL, ACCEPT)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == (
+        f'Bearer scope="mcp:connect mcp:tools:read", resource_metadata="{deployment.metadata_url}"'
+    )
+    assert deployment.calls == []
+
+
+async def test_another_scheme_counts_as_no_bearer_credentials(deployment: Deployment, http: httpx2.AsyncClient) -> None:
+    response = await post(http, deployment, CALL, {**ACCEPT, "authorization": "Basic dXNlcjpwYXNz"})
+    assert response.status_code == 401
+    assert "error=" not in response.headers["www-authenticate"]
+
+
+async def test_two_authorization_headers_are_an_invalid_request(
+    deployment: Deployment, http: httpx2.AsyncClient
+) -> None:
+    token = deployment.auth_server.issue_token(scopes=GRANTABLE, audience=deployment.url)
+    headers = [*ACCEPT.items(), ("authorization", f"Bearer {token}"), ("authorization", f"Bearer {token}")]
+    response = await http.post(deployment.url, content=json.dumps(CALL).encode(), headers=headers)
+    assert response.status_code == 400
+    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_request"')
+    assert deployment.calls == []
+
+
+async def test_protected_resource_metadata(deployment: Deployment, http: httpx2.AsyncClient) -> None:
+    response = await http.get(deployment.metadata_url)
+    assert response.status_code == 200
+    assert response.json() == {
+        "resource": deployment.url,
+        "authorization_servers": [deployment.auth_server.issuer],
+        "scopes_supported": BASELINE,
+        "bearer_methods_supported": ["header"],
+    }
+
+
+def forged_cases() -> list[str]:
+    with DevAuthorizationServer(scopes=["read"]) as server:
+        return [case for case, _ in forged_tokens(server, "http://unused/mcp")]
+
+
+async def raw_post(url: str, body: bytes, authorization: bytes) -> tuple[int, dict[str, str]]:
+    """POST over a bare socket: HTTP client libraries refuse to send some forged headers at all."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    head = (
+        f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+        f"Accept: application/json, text/event-stream\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
+    ).encode()
+    writer.write(head + b"Authorization: " + authorization + b"\r\n\r\n" + body)
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    status_line, _, rest = response.partition(b"\r\n")
+    headers = {}
+    for line in rest.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers
+
+
+@pytest.fixture(scope="module")
+def forgery_target() -> Iterator[tuple[Deployment, dict[str, str]]]:
+    """One deployment for the whole catalogue (a sync fixture: module-scoped, loop-independent)."""
+    with DevAuthorizationServer(scopes=GRANTABLE) as auth_server:
+        loopback, get = deploy(auth_server)
+        with loopback:
+            deployment = get()
+            yield deployment, dict(forged_tokens(auth_server, deployment.url))
+
+
+@pytest.mark.parametrize("case", forged_cases())
+async def test_forged_tokens_get_invalid_token_and_reach_no_tool(
+    forgery_target: tuple[Deployment, dict[str, str]], case: str
+) -> None:
+    deployment, tokens = forgery_target
+    status, headers = await raw_post(deployment.url, json.dumps(CALL).encode(), b"Bearer " + tokens[case].encode())
+    assert status == 401
+    challenge = headers["www-authenticate"]
+    assert challenge.startswith('Bearer error="invalid_token", error_description="')
+    assert challenge.endswith(f'resource_metadata="{deployment.metadata_url}"')
+    assert deployment.calls == []
+
+
+async def test_the_forgery_target_accepts_a_genuine_token(forgery_target: tuple[Deployment, dict[str, str]]) -> None:
+    deployment, _ = forgery_target
+    token = deployment.auth_server.issue_token(scopes=["mcp:connect"], audience=deployment.url)
+    status, _headers = await raw_post(deployment.url, json.dumps(CALL).encode(), b"Bearer " + token.encode())
+    assert status == 403  # authenticated, then refused for scopes: the forged cases failed for their forgery
+
+
+HOSTILE: list[tuple[str, bytes, dict[str, str], int]] = [
+    ("batch", json.dumps([CALL]).encode(), {}, 400),
+    ("batch-of-two", json.dumps([CALL, {**CALL, "id": 2}]).encode(), {}, 400),
+    (
+        "duplicate-name",
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_employees","name":"update_employee_mood"}}',
+        {},
+        400,
+    ),
+    ("duplicate-method", b'{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call","params":{}}', {}, 400),
+    ("name-not-a-string", json.dumps({**CALL, "params": {"name": ["get_employees"]}}).encode(), {}, 400),
+    ("name-missing", json.dumps({**CALL, "params": {}}).encode(), {}, 400),
+    ("params-not-an-object", json.dumps({**CALL, "params": ["get_employees"]}).encode(), {}, 400),
+    ("id-is-an-object", json.dumps({**CALL, "id": {"x": 1}}).encode(), {}, 400),
+    ("not-json", b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", ', {}, 400),
+    ("deeply-nested", b"[" * 100_000 + b"]" * 100_000, {}, 400),
+    ("oversized", json.dumps({**CALL, "pad": "x" * (5 * 1024 * 1024)}).encode(), {}, 413),
+    ("method-header-mismatch", json.dumps(CALL).encode(), {"mcp-method": "tools/list"}, 400),
+    (
+        "name-header-mismatch",
+        json.dumps(CALL).encode(),
+        {"mcp-method": "tools/call", "mcp-name": "delete_employee"},
+        400,
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "extra", "status"), [h[1:] for h in HOSTILE], ids=[h[0] for h in HOSTILE])
+async def test_hostile_bodies_are_refused_and_never_executed(
+    deployment: Deployment, http: httpx2.AsyncClient, body: bytes, extra: dict[str, str], status: int
+) -> None:
+    # A token that could call everything: the refusals are about the body, not the scopes.
+    token = deployment.auth_server.issue_token(scopes=GRANTABLE, audience=deployment.url)
+    response = await post(http, deployment, body, bearer(token, **extra))
+    assert response.status_code == status
+    assert "error" in response.json()
+    assert deployment.calls == []
+
+
+async def test_the_list_layer_is_challenged_before_dispatch(deployment: Deployment, http: httpx2.AsyncClient) -> None:
+    token = deployment.auth_server.issue_token(scopes=["mcp:connect"], audience=deployment.url)
+    body = {"jsonrpc": "2.0", "id": "x", "method": "tools/list", "params": {}}
+    response = await post(http, deployment, body, bearer(token))
+    assert response.status_code == 403
+    assert 'scope="mcp:connect mcp:tools:read"' in response.headers["www-authenticate"]
+    assert response.json()["id"] == "x"
+
+
+async def test_the_connect_layer_guards_the_handshake(deployment: Deployment, http: httpx2.AsyncClient) -> None:
+    token = deployment.auth_server.issue_token(scopes=["employees:read"], audience=deployment.url)
+    body = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    response = await post(http, deployment, body, bearer(token))
+    assert response.status_code == 403
+    assert parse_scope(response) == "mcp:connect"
+
+
+def parse_scope(response: httpx2.Response) -> str:
+    from fastmcp_scopes import parse_www_authenticate
+
+    return parse_www_authenticate(response.headers["www-authenticate"])["scope"]
+
+
+async def test_include_token_scopes_unions_the_challenge(
+    auth_server: DevAuthorizationServer, http: httpx2.AsyncClient
+) -> None:
+    loopback, get = deploy(auth_server, scope_challenge_include_token_scopes=True)
+    async with loopback:
+        deployment = get()
+        token = auth_server.issue_token(scopes=[*BASELINE, "mcp:tools:call", "employees:read"], audience=deployment.url)
+        body = {**CALL, "params": {"name": "update_employee_mood", "arguments": {"employee_id": 1, "mood": "ok"}}}
+        response = await post(http, deployment, body, bearer(token))
+        assert response.status_code == 403
+        assert parse_scope(response) == "employees:read employees:write mcp:connect mcp:tools:call mcp:tools:read"
+        assert response.json()["error"]["data"]["missing"] == ["employees:write"]
+
+
+async def test_notifications_pass_untouched(deployment: Deployment, http: httpx2.AsyncClient) -> None:
+    token = deployment.auth_server.issue_token(scopes=["mcp:connect"], audience=deployment.url)
+    body = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    response = await post(http, deployment, body, bearer(token))
+    assert response.status_code not in (401, 403)
