@@ -1,0 +1,65 @@
+// Test-only: oidc-provider on 127.0.0.1 issuing RFC 9068 JWT access tokens for one resource,
+// so the Python tests can check fastmcp-scopes against an independent, certified implementation.
+//
+// Environment: RESOURCE (the resource indicator / audience), CLIENT_ID, CLIENT_SECRET, SCOPES
+// (space separated). Listens on a free port and prints {"issuer": ...} as one JSON line on stdout.
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+
+import Provider, { errors } from 'oidc-provider';
+
+const { RESOURCE, CLIENT_ID, CLIENT_SECRET } = process.env;
+const SCOPES = process.env.SCOPES ?? '';
+if (!RESOURCE || !CLIENT_ID || !CLIENT_SECRET) {
+  console.error('RESOURCE, CLIENT_ID and CLIENT_SECRET are required');
+  process.exit(2);
+}
+
+// A fresh RSA signing key per run, in JWK form as oidc-provider expects.
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: `interop-${process.pid}`, alg: 'RS256', use: 'sig' };
+
+const server = createServer();
+server.listen(0, '127.0.0.1', () => {
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: SCOPES,
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
+    scopes: SCOPES.split(' ').filter(Boolean),
+    jwks: { keys: [signingKey] },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => RESOURCE,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (ctx, resourceIndicator) => {
+          if (resourceIndicator !== RESOURCE) {
+            throw new errors.InvalidTarget();
+          }
+          return {
+            scope: SCOPES,
+            audience: RESOURCE,
+            accessTokenTTL: 300,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+  });
+  server.on('request', provider.callback());
+  console.log(JSON.stringify({ issuer }));
+});
+
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
