@@ -2,7 +2,7 @@
 :mod:`fastmcp_scopes.testing.authserver`) a development authorization server."""
 
 from fastmcp_scopes.testing.authserver import DevAuthorizationServer, DevClient, LoopbackServer, SigningKey
-from fastmcp_scopes.testing.client import MemoryTokenStorage, acting_as, scoped_client
+from fastmcp_scopes.testing.client import HeadlessBrowser, MemoryTokenStorage, acting_as, scoped_client
 
 __all__ = [
     # in-process callers
@@ -11,6 +11,7 @@ __all__ = [
     # a development authorization server and its parts
     "DevAuthorizationServer",
     "DevClient",
+    "HeadlessBrowser",
     "LoopbackServer",
     "MemoryTokenStorage",
     "SigningKey",

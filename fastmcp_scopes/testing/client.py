@@ -5,14 +5,47 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import httpx2
 from mcp import Client
+from mcp.client.auth import AuthorizationCodeResult
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
-__all__ = ["MemoryTokenStorage", "acting_as", "scoped_client"]
+__all__ = ["HeadlessBrowser", "MemoryTokenStorage", "acting_as", "scoped_client"]
+
+
+class HeadlessBrowser:
+    """The ``redirect_handler`` and ``callback_handler`` of the SDK's ``OAuthClientProvider`` for an
+    authorization server that consents automatically (the development one): it follows the
+    authorize URL without a browser and hands the code back."""
+
+    def __init__(self) -> None:
+        self.authorize_urls: list[str] = []
+        self._result: AuthorizationCodeResult | None = None
+
+    async def redirect(self, url: str) -> None:
+        self.authorize_urls.append(url)
+        async with httpx2.AsyncClient(follow_redirects=False, timeout=30) as http:
+            response = await http.get(url)
+        location = response.headers.get("location")
+        if response.status_code not in (302, 303) or location is None:
+            raise RuntimeError(f"the authorization server did not redirect back (HTTP {response.status_code})")
+        query = parse_qs(urlsplit(location).query)
+        if "error" in query:
+            raise RuntimeError(f"authorization refused: {query['error'][0]}")
+        self._result = AuthorizationCodeResult(
+            code=query["code"][0], state=query.get("state", [None])[0], iss=query.get("iss", [None])[0]
+        )
+
+    async def callback(self) -> AuthorizationCodeResult:
+        if self._result is None:
+            raise RuntimeError("callback before any redirect")
+        result, self._result = self._result, None
+        return result
 
 
 class MemoryTokenStorage:

@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.auth import OAuthClientProvider
 from mcp.client.auth.exceptions import OAuthTokenError
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthClientMetadata
+from pydantic import AnyUrl
 
 from fastmcp_scopes import parse_www_authenticate
-from fastmcp_scopes.testing import MemoryTokenStorage
+from fastmcp_scopes.testing import DevAuthorizationServer, HeadlessBrowser, MemoryTokenStorage
 
-from .conftest import BASELINE, Deployment, Recorder
+from .conftest import BASELINE, Deployment, Recorder, deploy
 
 MODES = ["legacy", "auto"]
 
@@ -130,3 +134,45 @@ async def test_the_403_is_exact(deployment: Deployment) -> None:
         },
     }
     assert deployment.calls == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_authorization_code_client_steps_up_too(deployment: Deployment, mode: str) -> None:
+    browser = HeadlessBrowser()
+    storage = MemoryTokenStorage()
+    provider = OAuthClientProvider(
+        server_url=deployment.url,
+        client_metadata=OAuthClientMetadata(
+            redirect_uris=[AnyUrl("http://127.0.0.1:1/callback")], client_name="headless agent"
+        ),
+        storage=storage,
+        redirect_handler=browser.redirect,
+        callback_handler=browser.callback,
+    )
+    recorder = Recorder()
+    async with (
+        httpx2.AsyncClient(auth=provider, event_hooks={"response": [recorder]}, timeout=30) as http,
+        Client(streamable_http_client(deployment.url, http_client=http), mode=mode) as mcp,
+    ):
+        # The first 401 names the baseline: that is all the agent starts with.
+        assert granted(storage) == set(BASELINE)
+        result = await mcp.call_tool("update_employee_mood", {"employee_id": 1, "mood": "calm"})
+        assert result.is_error is False
+        assert granted(storage) == {*BASELINE, "mcp:tools:call", "employees:write"}
+    assert len(browser.authorize_urls) == 2  # the baseline authorization, and one step-up
+    step_up = parse_qs(urlsplit(browser.authorize_urls[1]).query)
+    assert set(step_up["scope"][0].split()) == {*BASELINE, "mcp:tools:call", "employees:write"}
+    assert step_up["resource"] == [deployment.url]
+    assert deployment.calls == ["update_employee_mood"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_stateless_servers_step_up_the_same(auth_server: DevAuthorizationServer, mode: str) -> None:
+    loopback, get = deploy(auth_server, stateless_http=True, json_response=True)
+    async with loopback:
+        deployment = get()
+        recorder = Recorder()
+        async with connect(deployment, " ".join(BASELINE), mode, recorder) as (mcp, storage):
+            assert (await mcp.call_tool("get_employees", {})).is_error is False
+            assert "employees:read" in granted(storage)
+        assert deployment.calls == ["get_employees"]
