@@ -50,14 +50,42 @@ class ScopeDeclaration:
     graphql: tuple[GraphQLOperation, ...] = ()
 
     def merge(self, other: ScopeDeclaration, *, where: str | None = None) -> ScopeDeclaration:
-        """AND two declarations (stacked decorators)."""
-        return ScopeDeclaration(self.requirement.combine(other.requirement, where=where), self.graphql + other.graphql)
+        """AND two declarations (stacked decorators). Each GraphQL operation is kept once."""
+        operations = tuple(dict.fromkeys(self.graphql + other.graphql))
+        return ScopeDeclaration(self.requirement.combine(other.requirement, where=where), operations)
+
+
+def _recorded_on(fn: object) -> ScopeDeclaration | None:
+    declaration = getattr(fn, DECLARATION_ATTRIBUTE, None)
+    return declaration if isinstance(declaration, ScopeDeclaration) else None
 
 
 def declaration_of(fn: object) -> ScopeDeclaration | None:
-    """The declaration recorded on ``fn``, or ``None`` when it was never decorated."""
-    declaration = getattr(fn, DECLARATION_ATTRIBUTE, None)
-    return declaration if isinstance(declaration, ScopeDeclaration) else None
+    """The declaration recorded on ``fn`` or on any function it wraps (``__wrapped__``), ANDed;
+    ``None`` when none of them was decorated.
+
+    The SDK registers prompts and resources as ``pydantic.validate_call(fn)``, a wrapper that copies
+    ``fn.__dict__`` once, when it is made. A ``@requires_scopes`` written *above* ``@mcp.prompt()`` or
+    ``@mcp.resource()`` runs after that copy, so its declaration lives only on ``fn``, behind
+    ``__wrapped__``; reading the wrapper alone would find nothing and treat the primitive as
+    undeclared. Each object along the chain holds a stage of the same AND (or a copy of one), so ANDing
+    them gives the full requirement.
+    """
+    found: list[ScopeDeclaration] = []
+    seen: set[int] = set()
+    current: object | None = fn
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        declaration = _recorded_on(current)
+        if declaration is not None and declaration not in found:
+            found.append(declaration)
+        current = getattr(current, "__wrapped__", None)
+    if not found:
+        return None
+    result = found[0]
+    for declaration in found[1:]:
+        result = result.merge(declaration)
+    return result
 
 
 def requires_scopes(
@@ -92,7 +120,7 @@ def requires_scopes(
             requirement = requirement.combine(Requirement.any_of(any_of, where=where), where=where)
         operations = (GraphQLOperation(graphql, operation_name),) if graphql is not None else ()
         declaration = ScopeDeclaration(requirement, operations)
-        existing = declaration_of(fn)
+        existing = _recorded_on(fn)
         if existing is not None:
             declaration = existing.merge(declaration, where=where)
         try:

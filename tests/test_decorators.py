@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
+from pydantic import validate_call
 
 from fastmcp_scopes import (
     ConfigurationError,
@@ -158,3 +160,56 @@ def test_stacking_past_the_cap_is_refused_at_decoration() -> None:
 def test_an_object_that_cannot_carry_the_declaration_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="@requires_scopes cannot annotate"):
         requires_scopes("a")(len)
+
+
+# -- declarations behind wrappers ------------------------------------------------------------------
+
+
+def test_a_declaration_added_after_the_sdk_wrapped_the_function_is_found() -> None:
+    """The SDK registers prompts and resources as ``validate_call(fn)``, which copies ``fn.__dict__``
+    when it is made: a ``@requires_scopes`` written above ``@mcp.prompt()`` lands on ``fn`` only."""
+
+    def review() -> str:
+        return "r"
+
+    registered = validate_call(review)
+    requires_scopes("hr:review")(review)
+
+    assert declaration_of(registered) == ScopeDeclaration(Requirement.all_of("hr:review"))
+
+
+def test_declarations_on_both_sides_of_a_wrapper_are_anded() -> None:
+    def review() -> str:
+        return "r"
+
+    requires_scopes("inner")(review)
+    registered = validate_call(review)  # copies the "inner" declaration
+    requires_scopes("outer")(review)  # review now holds inner AND outer
+
+    assert declaration_of(registered).requirement.to_json() == [["inner", "outer"]]  # type: ignore[union-attr]
+
+
+def test_a_declaration_on_a_user_wrapper_adds_to_the_wrapped_one() -> None:
+    @requires_scopes("inner")
+    def job() -> str:
+        return "j"
+
+    @requires_scopes("outer")
+    @functools.wraps(job)
+    def logged() -> str:
+        return job()
+
+    assert declaration_of(logged).requirement.to_json() == [["inner", "outer"]]  # type: ignore[union-attr]
+    assert declaration_of(job).requirement.to_json() == [["inner"]]  # type: ignore[union-attr]
+
+
+def test_a_wrapper_cycle_does_not_hang() -> None:
+    def a() -> None: ...
+
+    def b() -> None: ...
+
+    a.__wrapped__ = b  # type: ignore[attr-defined]
+    b.__wrapped__ = a  # type: ignore[attr-defined]
+    requires_scopes("x")(b)
+
+    assert declaration_of(a).requirement.to_json() == [["x"]]  # type: ignore[union-attr]
