@@ -17,7 +17,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 import anyio
 import httpx2
@@ -122,27 +122,39 @@ class VerifiedAccessToken(AccessToken):
     token: str = Field(repr=False)
 
 
-def _b64url_json(segment: str) -> dict[str, Any]:
-    """Decode one compact-JWS segment into a JSON object, refusing duplicate member names.
+def _b64url(segment: str) -> bytes:
+    """Decode one base64url segment (alphabet already checked), refusing non-canonical encodings.
 
-    RFC 7515 §5.2 lets parsers either reject duplicates or keep the last; rejecting them means no
-    two parsers along the way (the issuer's, PyJWT's, ours) can disagree on which ``aud`` or ``alg``
-    the token carries.
+    Two spellings of the same bytes would make two different strings the same token, which defeats
+    any cache or deny-list keyed on the token text (PyJWT refuses them too).
     """
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        obj: dict[str, Any] = {}
-        for name, value in pairs:
-            if name in obj:
-                raise ValueError("duplicate member name")
-            obj[name] = value
-        return obj
-
     raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    value = json.loads(raw, object_pairs_hook=no_duplicates)
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode():
+        raise ValueError("non-canonical base64url")
+    return raw
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 7515 §5.2 lets parsers either reject duplicate member names or keep the last; rejecting
+    # them means no two parsers along the way (the issuer's, a proxy's, ours) can disagree on which
+    # `aud` or `alg` the token carries.
+    obj: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in obj:
+            raise ValueError("duplicate member name")
+        obj[name] = value
+    return obj
+
+
+def _json_object(segment: str) -> dict[str, Any]:
+    value = json.loads(_b64url(segment), object_pairs_hook=_no_duplicates)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value
+
+
+def _number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _safe(value: object) -> str:
@@ -305,7 +317,10 @@ class JWTVerifier:
     2. header: a JSON object without duplicate names, ``alg`` in ``algorithms``, no ``crit``,
        ``typ`` of ``at+jwt`` when ``require_typ``; ``jku``, ``x5u``, ``jwk`` and ``x5c`` are ignored,
        keys only ever come from the configured ``jwks_uri``/``jwks``;
-    3. signature, with a key whose type fits ``alg`` (an RSA key never verifies an HMAC);
+    3. signature, by PyJWT's algorithm implementation for ``alg`` with a key whose type fits it
+       (an RSA key never verifies an HMAC); the compact serialisation is parsed here, once
+       (canonical base64url, JSON objects without duplicate names), not by PyJWT's decoder, whose
+       per-character checks in Python cost more than the RSA verification itself;
     4. ``iss`` equal to ``issuer`` (exact string), ``aud`` containing one of ``audience``
        (default: ``resource_url``), ``exp`` (required), ``nbf`` and ``iat`` (not in the future)
        with ``leeway`` seconds of skew;
@@ -347,6 +362,7 @@ class JWTVerifier:
         jwks_timeout: float = 5.0,
         http_client: httpx2.AsyncClient | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(issuer, str) or not issuer:
             raise ConfigurationError("issuer must be a non-empty string (the exact `iss` value)")
@@ -387,7 +403,8 @@ class JWTVerifier:
             http_client=http_client,
             monotonic=monotonic,
         )
-        self._jwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
+        self._clock = clock
+        self._algorithm_impls = {alg: jwt.get_algorithm_by_name(alg) for alg in algs}
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """``TokenVerifier`` protocol: the verified token, or ``None`` for any invalid one."""
@@ -413,12 +430,13 @@ class JWTVerifier:
             raise InvalidTokenError(MALFORMED, detail=f"token is not ASCII or longer than {self.max_token_bytes} bytes")
         if not _JWS_COMPACT.fullmatch(raw):
             raise InvalidTokenError(MALFORMED, detail="not a compact JWS (three base64url segments)")
-        header_segment, payload_segment, _ = raw.split(".")
+        header_segment, payload_segment, signature_segment = raw.split(".")
         try:
-            header = _b64url_json(header_segment)
-            _b64url_json(payload_segment)
+            header = _json_object(header_segment)
+            payload = _json_object(payload_segment)
+            signature = _b64url(signature_segment)
         except (ValueError, binascii.Error, UnicodeDecodeError) as err:
-            raise InvalidTokenError(MALFORMED, detail=f"header or payload is not a JSON object: {err}") from None
+            raise InvalidTokenError(MALFORMED, detail=f"header, payload or signature does not decode: {err}") from None
 
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
@@ -433,58 +451,56 @@ class JWTVerifier:
         if kid is not None and not isinstance(kid, str):
             raise InvalidTokenError(MALFORMED, detail="kid is not a string")
 
+        fits = _KEY_TYPES[alg]
         candidates = [
-            key
-            for key, pinned in await self.keys.candidates(kid)
-            if (pinned is None or pinned == alg) and _KEY_TYPES[alg](key)
+            key for key, pinned in await self.keys.candidates(kid) if (pinned is None or pinned == alg) and fits(key)
         ]
         if not candidates:
             raise InvalidTokenError(UNVERIFIABLE, detail=f"no {alg} key for kid {_safe(kid)}")
-        payload = self._decode(raw, candidates, alg)
+        # PyJWT's algorithm objects do the cryptography; the algorithm is the one the allow-list
+        # admitted and the key type matched, never chosen by the key or widened by the token.
+        signing_input = raw[: len(header_segment) + 1 + len(payload_segment)].encode()
+        if not any(self._signature_ok(alg, signing_input, key, signature) for key in candidates):
+            raise InvalidTokenError(
+                UNVERIFIABLE, detail=f"signature does not verify with the key(s) for kid {_safe(kid)}"
+            )
+        self._check_claims(payload)
         return self._access_token(raw, payload)
 
-    def _decode(self, raw: str, keys: list[PublicKey], alg: str) -> dict[str, Any]:
-        error: jwt.PyJWTError | None = None
-        for key in keys:
-            try:
-                return self._jwt.decode(
-                    raw,
-                    key=key,
-                    algorithms=[alg],
-                    audience=list(self.audiences),
-                    issuer=self.issuer,
-                    leeway=self.leeway,
-                    options={"require": list(self.required_claims), "verify_signature": True, "strict_aud": False},
-                )
-            except jwt.InvalidSignatureError as err:
-                error = err  # another key published under the same kid may fit
-            except jwt.ExpiredSignatureError as err:
-                raise InvalidTokenError(EXPIRED, detail=str(err)) from None
-            except jwt.ImmatureSignatureError as err:
-                raise InvalidTokenError(NOT_YET_VALID, detail=str(err)) from None
-            except jwt.InvalidIssuerError as err:
-                raise InvalidTokenError(WRONG_ISSUER, detail=str(err)) from None
-            except jwt.InvalidAudienceError as err:
-                raise InvalidTokenError(WRONG_AUDIENCE, detail=str(err)) from None
-            except jwt.MissingRequiredClaimError as err:
-                description = {"aud": WRONG_AUDIENCE, "iss": WRONG_ISSUER}.get(err.claim, BAD_CLAIMS)
-                raise InvalidTokenError(description, detail=str(err)) from None
-            except (jwt.InvalidKeyError, jwt.InvalidAlgorithmError) as err:
-                raise InvalidTokenError(UNVERIFIABLE, detail=str(err)) from None
-            except jwt.DecodeError as err:
-                # Undecodable signature segment, or a time claim that is not a number.
-                raise InvalidTokenError(MALFORMED, detail=str(err)) from None
-            except jwt.PyJWTError as err:
-                raise InvalidTokenError(BAD_CLAIMS, detail=str(err)) from None
-        raise InvalidTokenError(UNVERIFIABLE, detail=f"signature does not verify: {error}")
+    def _signature_ok(self, alg: str, signing_input: bytes, key: PublicKey, signature: bytes) -> bool:
+        try:
+            return bool(self._algorithm_impls[alg].verify(signing_input, key, signature))
+        except (ValueError, TypeError, jwt.PyJWTError):
+            return False  # e.g. an ES256 signature of the wrong length
+
+    def _check_claims(self, payload: dict[str, Any]) -> None:
+        """RFC 7519 §4.1 / RFC 9068 §4: required claims, exact issuer, audience, and the time claims."""
+        for name in self.required_claims:
+            if name not in payload:
+                description = {"aud": WRONG_AUDIENCE, "iss": WRONG_ISSUER}.get(name, BAD_CLAIMS)
+                raise InvalidTokenError(description, detail=f"{name} claim is missing")
+        now = self._clock()
+        for name in ("exp", "nbf", "iat"):
+            if name in payload and not _number(payload[name]):
+                raise InvalidTokenError(MALFORMED, detail=f"{name} is not a number")
+        if "exp" in payload and payload["exp"] <= now - self.leeway:
+            raise InvalidTokenError(EXPIRED, detail="exp is in the past")
+        if "nbf" in payload and payload["nbf"] > now + self.leeway:
+            raise InvalidTokenError(NOT_YET_VALID, detail="nbf is in the future")
+        if "iat" in payload and payload["iat"] > now + self.leeway:
+            raise InvalidTokenError(NOT_YET_VALID, detail="iat is in the future")
+        if "iss" in payload and payload["iss"] != self.issuer:
+            # Exact string comparison: no normalisation, no prefix or substring match (RFC 9068 §4).
+            raise InvalidTokenError(WRONG_ISSUER, detail="iss differs from the configured issuer")
 
     def _access_token(self, raw: str, payload: dict[str, Any]) -> VerifiedAccessToken:
-        # PyJWT compared `iss` already; compare again ourselves so an upgrade that loosens the
-        # check (PyJWT 2.10.0 briefly matched substrings) cannot widen what we accept.
-        if payload.get("iss") != self.issuer:
-            raise InvalidTokenError(WRONG_ISSUER, detail="iss differs from the configured issuer")
         aud = payload.get("aud")
-        token_audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if isinstance(aud, str):
+            token_audiences = [aud]
+        elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
+            token_audiences = aud
+        else:
+            raise InvalidTokenError(WRONG_AUDIENCE, detail="aud is neither a string nor an array of strings")
         resource = next((a for a in self.audiences if a in token_audiences), None)
         if resource is None:
             raise InvalidTokenError(WRONG_AUDIENCE, detail="aud contains none of the configured audiences")
@@ -497,7 +513,7 @@ class JWTVerifier:
             token=raw,
             client_id=client_id or "",
             scopes=self._scopes(payload),
-            expires_at=int(exp) if isinstance(exp, int | float) else None,
+            expires_at=int(exp) if _number(exp) else None,
             resource=resource,
             subject=subject,
             claims=payload,
