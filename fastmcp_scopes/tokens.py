@@ -435,8 +435,11 @@ class JWTVerifier:
             header = _json_object(header_segment)
             payload = _json_object(payload_segment)
             signature = _b64url(signature_segment)
-        except (ValueError, binascii.Error, UnicodeDecodeError) as err:
-            raise InvalidTokenError(MALFORMED, detail=f"header, payload or signature does not decode: {err}") from None
+        except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as err:
+            # RecursionError: deeply nested JSON arrays, which fit well within the size cap.
+            raise InvalidTokenError(
+                MALFORMED, detail=f"header, payload or signature does not decode: {err!r}"
+            ) from None
 
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:

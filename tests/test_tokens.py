@@ -18,6 +18,7 @@ from fastmcp_scopes.testing.authserver import OMIT, DevAuthorizationServer, Loop
 from fastmcp_scopes.tokens import (
     DESCRIPTIONS,
     EXPIRED,
+    NOT_YET_VALID,
     UNVERIFIABLE,
     WRONG_AUDIENCE,
     BearerToken,
@@ -49,10 +50,10 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def verifier_for(server: DevAuthorizationServer, clock: FakeClock | None = None, **kwargs: Any) -> JWTVerifier:
+def verifier_for(server: DevAuthorizationServer, monotonic: FakeClock | None = None, **kwargs: Any) -> JWTVerifier:
     options: dict[str, Any] = {"issuer": server.issuer, "jwks_uri": server.jwks_uri, "audience": AUDIENCE}
-    if clock is not None:
-        options["monotonic"] = clock
+    if monotonic is not None:
+        options["monotonic"] = monotonic
     return JWTVerifier(**{**options, **kwargs})
 
 
@@ -156,6 +157,20 @@ async def test_leeway_applies_to_exp(server: DevAuthorizationServer) -> None:
     with pytest.raises(InvalidTokenError) as caught:
         await verifier_for(server, leeway=0).verify(raw)
     assert caught.value.description == EXPIRED
+
+
+async def test_time_claims_use_the_injected_clock(server: DevAuthorizationServer) -> None:
+    raw = server.issue_token(["read"], lifetime=600)
+    exp = (await verifier_for(server).verify(raw)).expires_at
+    assert exp is not None
+    late = verifier_for(server, leeway=0, clock=lambda: exp + 3600)
+    with pytest.raises(InvalidTokenError) as caught:
+        await late.verify(raw)
+    assert caught.value.description == EXPIRED
+    early = verifier_for(server, leeway=0, clock=lambda: exp - 3600 * 24)
+    with pytest.raises(InvalidTokenError) as caught:
+        await early.verify(raw)
+    assert caught.value.description == NOT_YET_VALID
 
 
 @pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT"])

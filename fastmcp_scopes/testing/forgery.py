@@ -127,6 +127,7 @@ def forged_tokens(
         ("duplicate-aud-claim", key.sign_raw(header, _duplicate(claims, "aud", "https://elsewhere.example"))),
         ("duplicate-alg-header", key.sign_raw(_duplicate(header, "alg", "none"), claims)),
         ("oversized", issue(["read"], audience=audience, padding="x" * max_token_bytes)),
+        ("deeply-nested-payload", key.sign_raw(header, b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}")),
         # -- issuer, audience, time (RFC 9068 §4, RFC 7519 §4.1) --------------------------------------
         ("wrong-issuer", issue(["read"], audience=audience, iss="https://evil.example")),
         ("issuer-trailing-slash", issue(["read"], audience=audience, iss=server.issuer + "/")),
