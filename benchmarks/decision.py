@@ -1,0 +1,169 @@
+"""Benchmark: what the guard costs per request, as ratios measured in the same run.
+
+Run from the repository root::
+
+    python benchmarks/decision.py [--tools 1000] [--rounds 7] [--seconds 0.5] [--listings 5]
+
+1. One guard decision (``ScopeGuard.decide`` for a ``tools/call`` with connect and call layers, a
+   two-alternative requirement and a scope hierarchy) against one call of an empty tool handler
+   through the SDK in-process (``mcp.Client(server)``, unguarded): the decision is the price the guard
+   adds to every call. Target: a decision well under 10 µs.
+2. ``tools/list`` over ``--tools`` tools, in-process, with the guard installed against the same
+   server without it; the caller holds every scope, so both listings return every tool. The client's
+   response cache is bypassed. Target: the guarded listing at most 1.2x the unguarded one.
+
+Decisions and calls are timed in batches of at least ``--seconds``, the best of ``--rounds`` kept;
+listings are timed one at a time, guarded and unguarded alternating, the fastest of each kept (the
+fastest run is the one least disturbed by the rest of the machine). Absolute microseconds are printed
+next to each ratio. Timings only: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+_ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this file's directory comes first on sys.path, and its siblings (jwt.py, graphql.py)
+# would shadow the libraries of the same name.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+import anyio  # noqa: E402
+from mcp import Client  # noqa: E402
+from mcp.server.mcpserver import MCPServer  # noqa: E402
+
+from fastmcp_scopes import Caller, Requirement, ScopeGuard, requires_scopes  # noqa: E402
+from fastmcp_scopes.audit import AUDIT_LOGGER  # noqa: E402
+from fastmcp_scopes.testing import acting_as  # noqa: E402
+
+LAYERS: dict[str, Any] = {
+    "connect_scopes": ["mcp:connect"],
+    "list_scopes": {"tools": ["mcp:tools:read"]},
+    "call_scopes": {"tools": ["mcp:tools:call"]},
+    "hierarchy": {"employees:write": ["employees:read"], "admin": ["*"]},
+}
+CALLER_SCOPES = ["mcp:connect", "mcp:tools:read", "mcp:tools:call", "employees:write", *(f"s{i}" for i in range(10))]
+
+
+def _per_call_us(fn: Callable[[], object], seconds: float) -> float:
+    """Microseconds per call of ``fn`` over at least ``seconds`` (batched to keep loop overhead out)."""
+    batch = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return elapsed / batch * 1e6
+        batch *= 2
+
+
+async def _per_await_us(fn: Callable[[], Awaitable[object]], seconds: float) -> float:
+    count = 0
+    start = time.perf_counter()
+    while True:
+        await fn()
+        count += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return elapsed / count * 1e6
+
+
+def _server(tools: int, *, guarded: bool) -> MCPServer:
+    mcp = MCPServer("bench")
+
+    def empty() -> None:
+        return None
+
+    mcp.add_tool(empty, name="empty")
+    for i in range(tools - 1):
+
+        def handler(x: int = 0) -> int:
+            return x
+
+        mcp.tool(name=f"tool_{i:04d}", description=f"Tool number {i}")(
+            requires_scopes(any_of=[[f"s{i % 10}"], ["employees:read", f"s{(i + 1) % 10}"]])(handler)
+        )
+    if guarded:
+        ScopeGuard(**LAYERS).install(mcp)
+    return mcp
+
+
+def bench_decision(seconds: float, rounds: int) -> float:
+    guard = ScopeGuard(**LAYERS)
+    own = Requirement.any_of([["employees:write", "payroll:approve"], ["admin"]])
+    caller = Caller(frozenset([*CALLER_SCOPES, "payroll:approve"]), subject="bench", client_id="bench")
+
+    def decide() -> object:
+        return guard.decide("tools/call", caller=caller, name="update_salary", own=own, request_id=1)
+
+    if not decide().allowed:  # type: ignore[attr-defined]
+        raise RuntimeError("the benchmark decision should allow")
+    return min(_per_call_us(decide, seconds) for _ in range(rounds))
+
+
+async def bench_requests(tools: int, seconds: float, rounds: int, listings: int, mode: str) -> dict[str, float]:
+    plain, guarded = _server(tools, guarded=False), _server(tools, guarded=True)
+    best = {"call": float("inf"), "list_plain": float("inf"), "list_guarded": float("inf")}
+    with acting_as(CALLER_SCOPES):
+        async with (
+            Client(plain, mode=mode) as plain_client,
+            Client(guarded, mode=mode) as guarded_client,
+        ):
+            plain_count = len((await plain_client.list_tools(cache_mode="bypass")).tools)
+            guarded_count = len((await guarded_client.list_tools(cache_mode="bypass")).tools)
+            if plain_count != tools or guarded_count != tools:
+                raise RuntimeError(f"expected {tools} tools in both listings, got {plain_count} and {guarded_count}")
+            for _ in range(rounds):
+                best["call"] = min(
+                    best["call"], await _per_await_us(lambda: plain_client.call_tool("empty", {}), seconds)
+                )
+                # One listing takes long enough to time alone; alternating single listings keeps a
+                # busy machine from favouring whichever case happened to run in a quiet moment.
+                for _ in range(listings):
+                    for key, client in (("list_plain", plain_client), ("list_guarded", guarded_client)):
+                        start = time.perf_counter()
+                        await client.list_tools(cache_mode="bypass")
+                        best[key] = min(best[key], (time.perf_counter() - start) * 1e6)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--tools", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--seconds", type=float, default=0.5, help="minimum time per decision or call measurement")
+    parser.add_argument("--listings", type=int, default=5, help="alternating single listings of each kind per round")
+    args = parser.parse_args()
+
+    # Audit events are built and handled as in production, but not printed over the report.
+    audit_logger = logging.getLogger(AUDIT_LOGGER)
+    audit_logger.addHandler(logging.NullHandler())
+    audit_logger.propagate = False
+    audit_logger.setLevel(logging.INFO)
+    logging.getLogger("fastmcp_scopes").setLevel(logging.ERROR)  # the install report's warnings
+
+    decision = bench_decision(args.seconds, args.rounds)
+    print(f"python {sys.version.split()[0]}; best of {args.rounds} rounds ({args.listings} listings each per round)")
+    print(f"guard decision (tools/call, layers + hierarchy + 2 alternatives): {decision:8.2f} µs   (target < 10 µs)")
+    for mode in ("auto", "legacy"):
+        best = anyio.run(bench_requests, args.tools, args.seconds, args.rounds, args.listings, mode)
+        print(f"\nin-process mcp.Client, mode={mode!r}")
+        print(f"  empty tool handler call, unguarded:        {best['call']:10.1f} µs")
+        print(f"  decision / empty handler call:             {decision / best['call']:10.4f} x")
+        print(f"  tools/list of {args.tools} tools, unguarded:     {best['list_plain']:10.1f} µs")
+        print(f"  tools/list of {args.tools} tools, guarded:       {best['list_guarded']:10.1f} µs")
+        ratio = best["list_guarded"] / best["list_plain"]
+        print(f"  guarded / unguarded listing:               {ratio:10.3f} x   (target <= 1.2 x)")
+
+
+if __name__ == "__main__":
+    main()
