@@ -3,7 +3,14 @@ with ``functools.partial``. Alternatives are compared as sets: the algebra, not 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastmcp_scopes.graphql import ScopedSchema
+
+HERE = Path(__file__).parent
+SCHEMAS = HERE / "schemas"
+OPERATIONS = HERE / "operations"
+GITHUB_SCHEMA = HERE.parents[2] / "shared" / "data" / "github-schema.graphql"
 
 
 def normalise(alternatives: list[list[str]]) -> list[list[str]]:

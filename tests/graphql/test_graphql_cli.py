@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GITHUB_SCHEMA, OPERATIONS, SCHEMAS
+from graphql_harness import GITHUB_SCHEMA, OPERATIONS, SCHEMAS
 
 SUPERGRAPH = str(SCHEMAS / "supergraph.graphql")
 

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GITHUB_SCHEMA, SCHEMAS
 from graphql import build_schema, introspection_from_schema
-from graphql_harness import assert_requirement
+from graphql_harness import GITHUB_SCHEMA, SCHEMAS, assert_requirement
 
 from fastmcp_scopes.errors import GraphQLScopeError, InvalidScopeError
 from fastmcp_scopes.graphql import SCHEMA_ENV_VAR, GraphQLSchemaWarning, ScopedSchema, load_schema
