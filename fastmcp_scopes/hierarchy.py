@@ -85,6 +85,25 @@ class ScopeHierarchy:
         object.__setattr__(self, "_closure", closure)
         object.__setattr__(self, "_token_wildcards", wildcards)
 
+    def implies(self, scope: str, other: str) -> bool:
+        """Whether holding ``scope`` grants ``other`` through the configured implications."""
+        implied = self._closure.get(scope, frozenset())
+        if other in implied:
+            return True
+        return any(other.startswith(p) for p in (_wildcard_prefix(s) for s in implied) if p is not None)
+
+    def reduce(self, scopes: Iterable[str]) -> frozenset[str]:
+        """Drop every scope that another scope of the set implies: the smallest set to ask for.
+
+        With ``employees:write → employees:read``, ``{employees:read, employees:write}`` reduces to
+        ``{employees:write}``. Of scopes that imply each other, the one sorting last is kept.
+        """
+        kept = set(scopes)
+        for scope in sorted(kept):
+            if any(other != scope and self.implies(other, scope) for other in kept):
+                kept.discard(scope)
+        return frozenset(kept)
+
     def expand(self, token_scopes: Iterable[str]) -> GrantedScopes:
         """Close ``token_scopes`` under the implications and collect the wildcards in force."""
         held = frozenset(token_scopes)

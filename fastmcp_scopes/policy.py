@@ -76,7 +76,8 @@ class Decision:
     """The alternative of ``required`` with the fewest missing scopes (ties: first declared)."""
     missing: frozenset[str]
     challenge_scope: tuple[str, ...]
-    """The 403 ``scope``: ``closest`` (unioned with the token's scopes when configured), sorted."""
+    """The 403 ``scope``: ``closest`` less what the hierarchy implies (unioned with the token's scopes
+    when configured), sorted."""
     caller: Caller | None = None
     request_id: str | int | None = None
 
@@ -153,8 +154,7 @@ class ScopeGuard:
 
     def __init__(self, settings: ScopesSettings | None = None, **overrides: Any) -> None:
         if settings is not None and overrides:
-            settings = settings.model_copy(update=overrides)
-            settings = load_settings(**settings.model_dump())
+            settings = load_settings(**{**settings.model_dump(), **overrides})
         self.settings = settings if settings is not None else load_settings(**overrides)
         s = self.settings
         self.hierarchy = ScopeHierarchy(s.hierarchy, s.wildcard_scopes)
@@ -258,29 +258,29 @@ class ScopeGuard:
         """
         layers = self.layer_requirement(method)
         granted = self.granted(caller)
-        declared = own is not None
-        if not declared and known and name is not None and self.settings.undeclared == "deny":
+        if own is None and known and name is not None and self.settings.undeclared == "deny":
             return self._decision("not_found", method, name, layers, granted, caller, request_id)
         required = layers if own is None else layers.combine(own, cap=self.settings.max_alternatives)
         if granted is None:
             return self._decision("unauthenticated", method, name, required, granted, caller, request_id)
         if required.is_satisfied_by(granted):
             return self._decision("allow", method, name, required, granted, caller, request_id)
-        if (
-            self.settings.hidden_calls == "not_found"
-            and self.settings.hide_unauthorized
-            and own is not None
-            and not own.is_satisfied_by(granted)
-        ):
-            # The primitive is hidden from this caller: answer as if it did not exist, leaking nothing.
-            return self._decision("not_found", method, name, layers, granted, caller, request_id)
+        if name is not None and self.settings.hidden_calls == "not_found" and self.settings.hide_unauthorized:
+            # Past the connect layer, a primitive the caller cannot list is answered exactly like one
+            # that does not exist, and a missing one likewise: nothing tells the two apart.
+            connect = self._layers.connect
+            if not connect.is_satisfied_by(granted):
+                return self._decision("insufficient_scope", method, name, connect, granted, caller, request_id)
+            return self._decision("not_found", method, name, connect, granted, caller, request_id)
         return self._decision("insufficient_scope", method, name, required, granted, caller, request_id)
 
     def visible(self, method: str, own: Requirement | None, granted: GrantedScopes) -> bool:
         """Whether a listing for ``method`` shows a primitive with requirement ``own``: declared (or
         undeclared allowed) and, with ``hide_unauthorized``, callable with the caller's scopes."""
         if own is None:
-            return self.settings.undeclared == "allow"
+            if self.settings.undeclared == "deny":
+                return False
+            own = Requirement.none()
         if not self.settings.hide_unauthorized:
             return True
         _, kind = METHODS[method]
@@ -301,10 +301,11 @@ class ScopeGuard:
         missing = frozenset(s for s in closest if s not in held)
         if outcome == "unauthenticated":
             scope: frozenset[str] = frozenset(self.settings.scopes_supported) or closest
-        elif self.settings.scope_challenge_include_token_scopes:
-            scope = closest | held.token_scopes
         else:
-            scope = closest
+            # Ask for the fewest scopes that, expanded through the hierarchy, cover the operation.
+            scope = self.hierarchy.reduce(closest)
+            if self.settings.scope_challenge_include_token_scopes:
+                scope |= held.token_scopes
         return Decision(
             outcome=outcome,
             method=method,
