@@ -8,7 +8,7 @@ Scope tokens are validated here, at decoration time, so a typo stops the import,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,11 +16,22 @@ from typing import Any, TypeVar
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.requirements import Requirement
 
-__all__ = ["DECLARATION_ATTRIBUTE", "GraphQLOperation", "ScopeDeclaration", "declaration_of", "requires_scopes"]
+__all__ = [
+    "DECLARATION_ATTRIBUTE",
+    "GraphQLOperation",
+    "PerCallRequirement",
+    "ScopeDeclaration",
+    "declaration_of",
+    "requires_scopes",
+]
 
 DECLARATION_ATTRIBUTE = "__fastmcp_scopes__"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+PerCallRequirement = Callable[[Mapping[str, Any]], Requirement]
+"""Computes a call's requirement from its arguments; raises ``ConfigurationError`` for arguments from
+which none can be computed (the call is then refused as invalid, never allowed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +59,14 @@ class ScopeDeclaration:
 
     requirement: Requirement
     graphql: tuple[GraphQLOperation, ...] = ()
+    per_call: tuple[PerCallRequirement, ...] = ()
+    """Requirements computed from each call's arguments (``execute_graphql``), ANDed with the rest."""
 
     def merge(self, other: ScopeDeclaration, *, where: str | None = None) -> ScopeDeclaration:
         """AND two declarations (stacked decorators). Each GraphQL operation is kept once."""
         operations = tuple(dict.fromkeys(self.graphql + other.graphql))
-        return ScopeDeclaration(self.requirement.combine(other.requirement, where=where), operations)
+        per_call = tuple(dict.fromkeys(self.per_call + other.per_call))
+        return ScopeDeclaration(self.requirement.combine(other.requirement, where=where), operations, per_call)
 
 
 def _recorded_on(fn: object) -> ScopeDeclaration | None:
@@ -93,6 +107,7 @@ def requires_scopes(
     any_of: Iterable[Iterable[str]] | None = None,
     graphql: str | None = None,
     operation_name: str | None = None,
+    per_call: PerCallRequirement | None = None,
 ) -> Callable[[_F], _F]:
     """Declare the OAuth scopes a tool, prompt or resource needs.
 
@@ -102,14 +117,18 @@ def requires_scopes(
     - ``@requires_scopes(graphql="query Q { ... }")`` or ``graphql="ops/q.graphql"``: derived from the
       schema's ``@requiresScopes`` directives when the guard is installed.
 
-    Positional scopes, ``any_of`` and ``graphql`` AND together, as do stacked decorators.
+    - ``@requires_scopes(per_call=fn)``: ``fn(arguments) -> Requirement`` is asked on every call,
+      before the handler runs (an ad-hoc GraphQL operation's scopes depend on its text). Listings,
+      which have no arguments, use the static part only.
+
+    Positional scopes, ``any_of``, ``graphql`` and ``per_call`` AND together, as do stacked decorators.
 
     Raises:
         InvalidScopeError: a scope token outside RFC 6749 §3.3 (names the function and the token).
         ConfigurationError: ``any_of`` empty or not a list of lists; nothing declared at all.
     """
-    if not scopes and any_of is None and graphql is None:
-        raise ConfigurationError("requires_scopes() needs scopes, any_of=[[...]] or graphql=...")
+    if not scopes and any_of is None and graphql is None and per_call is None:
+        raise ConfigurationError("requires_scopes() needs scopes, any_of=[[...]], graphql=... or per_call=...")
     if graphql is None and operation_name is not None:
         raise ConfigurationError("requires_scopes(operation_name=...) goes with graphql=...")
 
@@ -119,7 +138,7 @@ def requires_scopes(
         if any_of is not None:
             requirement = requirement.combine(Requirement.any_of(any_of, where=where), where=where)
         operations = (GraphQLOperation(graphql, operation_name),) if graphql is not None else ()
-        declaration = ScopeDeclaration(requirement, operations)
+        declaration = ScopeDeclaration(requirement, operations, (per_call,) if per_call is not None else ())
         existing = _recorded_on(fn)
         if existing is not None:
             declaration = existing.merge(declaration, where=where)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,8 +47,9 @@ __all__ = ["ProtectedResource", "Resolver", "ScopeChallengeMiddleware", "caller_
 
 logger = logging.getLogger("fastmcp_scopes")
 
-Resolver = Callable[[Kind, str], tuple[bool, Requirement | None]]
-"""``(kind, name) -> (known, own requirement)`` for the server's registered primitives."""
+Resolver = Callable[[Kind, str, Mapping[str, Any]], tuple[bool, Requirement | None]]
+"""``(kind, name, arguments) -> (known, own requirement)`` for the server's registered primitives;
+raises ``ConfigurationError`` when the arguments yield no requirement."""
 
 
 def caller_from_token(token: AccessToken) -> Caller:
@@ -303,7 +304,14 @@ class ScopeChallengeMiddleware:
         header_name = headers.get("mcp-name")
         if header_name is not None and header_name != name:
             raise _Refusal(400, _jsonrpc_error(request_id, HEADER_MISMATCH, "Mcp-Name does not match the body"))
-        known, own = self.resolve(entry[1], name)
+        arguments = (params or {}).get("arguments") or {}
+        if not isinstance(arguments, dict):
+            raise _Refusal(400, _jsonrpc_error(request_id, INVALID_PARAMS, "Invalid request parameters"))
+        try:
+            known, own = self.resolve(entry[1], name, arguments)
+        except ConfigurationError:
+            message = "Invalid arguments: no scope requirement can be computed"
+            raise _Refusal(400, _jsonrpc_error(request_id, INVALID_PARAMS, message)) from None
         return self.guard.decide(method, caller=caller, name=name, own=own, known=known, request_id=request_id)
 
     # -- answers ------------------------------------------------------------------------------------

@@ -151,16 +151,34 @@ class ScopeMiddleware:
 
     def requirement(self, kind: Kind, name: str) -> tuple[bool, Requirement | None]:
         """``(known, own requirement)`` of a registered primitive, cached per declaration object."""
+        known, _, own = self._lookup(kind, name)
+        return known, own
+
+    def call_requirement(self, kind: Kind, name: str, arguments: Mapping[str, Any]) -> tuple[bool, Requirement | None]:
+        """Like :meth:`requirement`, ANDed with what the declaration computes from the call's arguments.
+
+        Raises:
+            ConfigurationError: arguments from which no requirement can be computed.
+        """
+        known, declaration, own = self._lookup(kind, name)
+        if declaration is None or not declaration.per_call or own is None:
+            return known, own
+        cap = self.guard.settings.max_alternatives
+        for compute in declaration.per_call:
+            own = own.combine(compute(arguments), cap=cap, where=f"{kind[:-1]} {name!r}")
+        return known, own
+
+    def _lookup(self, kind: Kind, name: str) -> tuple[bool, ScopeDeclaration | None, Requirement | None]:
         fn = self._registry.function(kind, name)
         if fn is None:
-            return False, None
+            return False, None, None
         declaration = declaration_of(fn)
         cached = self._cache.get((kind, name))
         if cached is not None and cached[0] is declaration:
-            return True, cached[1]
+            return True, declaration, cached[1]
         own = self.guard.own_requirement(kind, name, declaration)
         self._cache[(kind, name)] = (declaration, own)
-        return True, own
+        return True, declaration, own
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.request_id is None:
@@ -175,10 +193,18 @@ class ScopeMiddleware:
             return self._filter(method, result, decision) if entry is not None else result
 
         kind = entry[1]
-        name = (ctx.params or {}).get(NAME_PARAMS[method])
-        if not isinstance(name, str):
+        params = ctx.params or {}
+        name = params.get(NAME_PARAMS[method])
+        arguments = params.get("arguments") or {}
+        if not isinstance(name, str) or not isinstance(arguments, Mapping):
             raise MCPError(code=INVALID_PARAMS, message="Invalid request parameters", data="")
-        known, own = self.requirement(kind, name)
+        try:
+            known, own = self.call_requirement(kind, name, arguments)
+        except ConfigurationError:
+            # Fixed text: the reason may describe a schema the caller is not allowed to see.
+            raise MCPError(
+                code=INVALID_PARAMS, message="Invalid arguments: no scope requirement can be computed"
+            ) from None
         decision = self.guard.decide(method, caller=caller, name=name, own=own, known=known, request_id=ctx.request_id)
         if decision.outcome == "not_found":
             self._audit(decision)
@@ -267,7 +293,7 @@ def _guard_http(guard: ScopeGuard, server: MCPServer[Any], middleware: ScopeMidd
         app.add_middleware(
             ScopeChallengeMiddleware,
             guard=guard,
-            resolve=middleware.requirement,
+            resolve=middleware.call_requirement,
             verifier=verifier,
             resource=resource,
             mcp_path=streamable_http_path,

@@ -1,0 +1,95 @@
+"""Requirements computed from a call's arguments (what ``execute_graphql`` needs), in-process and over HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx2
+import pytest
+from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+
+from fastmcp_scopes import ConfigurationError, Requirement, ScopeGuard, requires_scopes
+from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer, scoped_client
+
+executed: list[str] = []
+
+
+def scopes_of_table(arguments: Mapping[str, Any]) -> Requirement:
+    table = arguments.get("table")
+    if table not in ("employees", "salaries"):
+        raise ConfigurationError("unknown table")
+    return Requirement.all_of(f"{table}:read")
+
+
+def server() -> MCPServer:
+    mcp = MCPServer("per-call")
+
+    @mcp.tool()
+    @requires_scopes("db:query", per_call=scopes_of_table)
+    def query(table: str) -> str:
+        executed.append(table)
+        return table
+
+    return mcp
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    executed.clear()
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_the_arguments_decide_the_scopes(mode: str) -> None:
+    mcp = server()
+    ScopeGuard().install(mcp)
+    async with scoped_client(mcp, ["db:query", "employees:read"], mode=mode) as client:
+        assert [t.name for t in (await client.list_tools()).tools] == ["query"]  # listing: the static part
+        assert (await client.call_tool("query", {"table": "employees"})).is_error is False
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("query", {"table": "salaries"})
+        with pytest.raises(MCPError) as invalid:
+            await client.call_tool("query", {"table": "../etc"})
+    assert refused.value.error.code == -32003
+    assert refused.value.error.data["missing"] == ["salaries:read"]
+    assert invalid.value.error.code == -32602
+    assert executed == ["employees"]
+
+
+async def test_over_http_the_arguments_are_challenged_before_dispatch() -> None:
+    mcp = server()
+    async with DevAuthorizationServer(scopes=["db:query", "employees:read", "salaries:read"]) as auth:
+
+        def factory(base: str) -> Any:
+            ScopeGuard(issuer=auth.issuer, jwks_uri=auth.jwks_uri, resource_url=f"{base}/mcp").install(mcp)
+            return mcp.streamable_http_app(json_response=True, stateless_http=True)
+
+        loopback = LoopbackServer(app_factory=factory, lifespan="on")
+        async with loopback, httpx2.AsyncClient() as http:
+            url = f"{loopback.base_url}/mcp"
+            token = auth.issue_token(scopes=["db:query", "employees:read"], audience=url)
+            headers = {
+                "authorization": f"Bearer {token}",
+                "accept": "application/json, text/event-stream",
+                "content-type": "application/json",
+                "mcp-protocol-version": "2025-11-25",
+            }
+
+            def call(table: str) -> bytes:
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "tools/call",
+                    "params": {"name": "query", "arguments": {"table": table}},
+                }
+                return json.dumps(body).encode()
+
+            refused = await http.post(url, content=call("salaries"), headers=headers)
+            invalid = await http.post(url, content=call("../etc"), headers=headers)
+    assert refused.status_code == 403
+    assert 'scope="db:query salaries:read"' in refused.headers["www-authenticate"]
+    assert invalid.status_code == 400
+    assert invalid.json()["error"]["code"] == -32602
+    assert executed == []
