@@ -12,7 +12,7 @@ step-up covers the whole operation (MCP authorization, 2026-07-28).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -130,8 +130,8 @@ class _Layers:
     call: Mapping[Kind, Requirement]
 
 
-DerivedRequirement = Callable[[ScopeDeclaration, str], Requirement]
-"""Resolves a declaration (static scopes and GraphQL operations) into one requirement."""
+_CACHE_SIZE = 4096
+_EMPTY: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -149,6 +149,9 @@ class ScopeGuard:
     settings: ScopesSettings
     hierarchy: ScopeHierarchy = field(init=False)
     _layers: _Layers = field(init=False)
+    _method_layers: dict[str, Requirement] = field(init=False)
+    _combined: dict[tuple[str, Requirement], Requirement] = field(init=False)
+    _expanded: dict[frozenset[str], GrantedScopes] = field(init=False)
     _derived: dict[ScopeDeclaration, Requirement] = field(init=False, default_factory=dict)
     _graphql: Any = field(init=False, default=None)
 
@@ -164,6 +167,14 @@ class ScopeGuard:
             list={k: Requirement.all_of(*s.list_scopes.get(k, ())) for k in KINDS},
             call={k: Requirement.all_of(*s.call_scopes.get(k, ())) for k in KINDS},
         )
+        self._method_layers = {
+            method: connect.combine(
+                (self._layers.list if action == "list" else self._layers.call)[kind], cap=s.max_alternatives
+            )
+            for method, (action, kind) in METHODS.items()
+        }
+        self._combined = {}
+        self._expanded = {}
         self._derived = {}
         self._graphql = None
 
@@ -171,12 +182,17 @@ class ScopeGuard:
 
     def layer_requirement(self, method: str) -> Requirement:
         """The layered scopes a request for ``method`` needs (connect, plus list or call per kind)."""
-        entry = METHODS.get(method)
-        if entry is None:
-            return self._layers.connect
-        action, kind = entry
-        layer = self._layers.list[kind] if action == "list" else self._layers.call[kind]
-        return self._layers.connect.combine(layer, cap=self.settings.max_alternatives)
+        return self._method_layers.get(method, self._layers.connect)
+
+    def _required(self, method: str, layers: Requirement, own: Requirement) -> Requirement:
+        """``layers AND own``, remembered: the same few combinations recur on every request."""
+        key = (method, own)
+        required = self._combined.get(key)
+        if required is None:
+            if len(self._combined) >= _CACHE_SIZE:
+                self._combined.clear()  # per-call requirements can vary without bound
+            required = self._combined[key] = layers.combine(own, cap=self.settings.max_alternatives)
+        return required
 
     def own_requirement(self, kind: Kind, name: str, declaration: ScopeDeclaration | None) -> Requirement | None:
         """A primitive's own requirement: its decorators ANDed with ``FASTMCP_SCOPES_TOOL_SCOPES``.
@@ -235,10 +251,17 @@ class ScopeGuard:
         """The caller's scopes expanded through the hierarchy; ``stdio_scopes`` when there is no caller;
         ``None`` when there is neither (the request is refused: fail closed)."""
         if caller is not None:
-            return self.hierarchy.expand(caller.scopes)
-        if self.settings.stdio_scopes is not None:
-            return self.hierarchy.expand(self.settings.stdio_scopes)
-        return None
+            scopes = caller.scopes
+        elif self.settings.stdio_scopes is not None:
+            scopes = frozenset(self.settings.stdio_scopes)
+        else:
+            return None
+        granted = self._expanded.get(scopes)
+        if granted is None:
+            if len(self._expanded) >= _CACHE_SIZE:
+                self._expanded.clear()
+            granted = self._expanded[scopes] = self.hierarchy.expand(scopes)
+        return granted
 
     def decide(
         self,
@@ -260,11 +283,12 @@ class ScopeGuard:
         granted = self.granted(caller)
         if own is None and known and name is not None and self.settings.undeclared == "deny":
             return self._decision("not_found", method, name, layers, granted, caller, request_id)
-        required = layers if own is None else layers.combine(own, cap=self.settings.max_alternatives)
+        required = layers if own is None else self._required(method, layers, own)
         if granted is None:
             return self._decision("unauthenticated", method, name, required, granted, caller, request_id)
         if required.is_satisfied_by(granted):
-            return self._decision("allow", method, name, required, granted, caller, request_id)
+            # Nothing to challenge: skip working out the closest alternative.
+            return Decision("allow", method, name, required, granted, _EMPTY, _EMPTY, (), caller, request_id)
         if name is not None and self.settings.hidden_calls == "not_found" and self.settings.hide_unauthorized:
             # Past the connect layer, a primitive the caller cannot list is answered exactly like one
             # that does not exist, and a missing one likewise: nothing tells the two apart.

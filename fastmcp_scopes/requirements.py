@@ -82,7 +82,7 @@ class Requirement:
             parsed.append(frozenset(validate_scope_token(s, where=where) for s in alternative))
         if not parsed:
             raise ConfigurationError(f"any_of{_at(where)} needs at least one alternative")
-        return cls(_minimal(parsed))
+        return cls._trusted(_minimal(parsed))
 
     @classmethod
     def parse(cls, value: Any, *, where: str | None = None) -> Requirement:
@@ -114,13 +114,20 @@ class Requirement:
         product = _minimal(a | b for a in self.alternatives for b in other.alternatives)
         if len(product) > cap:
             raise RequirementTooComplexError(len(product), cap, where=where)
-        return Requirement(product)
+        return Requirement._trusted(product)
 
     def __and__(self, other: Requirement) -> Requirement:
         return self.combine(other)
 
     def __or__(self, other: Requirement) -> Requirement:
-        return Requirement(_minimal(self.alternatives + other.alternatives))
+        return Requirement._trusted(_minimal(self.alternatives + other.alternatives))
+
+    @classmethod
+    def _trusted(cls, alternatives: tuple[Alternative, ...]) -> Requirement:
+        """Build from alternatives already validated and minimised here (skips re-checking)."""
+        requirement = object.__new__(cls)
+        object.__setattr__(requirement, "alternatives", alternatives)
+        return requirement
 
     @classmethod
     def combine_all(
