@@ -1,0 +1,422 @@
+"""Benchmark: the guard through the full HTTP stack, and JWT verification against ``fastmcp``'s.
+
+Run from the repository root::
+
+    python benchmarks/http.py [--quick] [--section all|http|jwt] [--python /path/to/python]
+
+1. **HTTP.** ``tools/call`` and ``tools/list`` requests per second through uvicorn on 127.0.0.1 with
+   JWT bearer auth, guarded against the same server without the guard. Both are the same
+   ``MCPServer`` (three tools with declared scopes, JSON responses, stateless, so every request
+   stands alone) protected by the SDK's own auth (``AuthSettings`` + ``token_verifier=JWTVerifier``);
+   the guarded one has ``ScopeGuard(...).install(server)`` on top, with layered scopes and a
+   hierarchy. Installed, the guard authenticates in place of the SDK's bearer middleware (with the
+   same verifier), then parses the body and decides before dispatch, and filters listings after it:
+   the overhead measured is that whole exchange, and may come out negative. Each server runs in its
+   own process (so the client's work does not share an interpreter with the server's) and is driven
+   with raw POSTs from one ``httpx2.AsyncClient`` with ``--workers`` concurrent requests,
+   ``--requests`` per measurement. Many short rounds alternate the two servers (which one goes
+   first alternates too) and the median over rounds of the per-round overhead is reported, so drift
+   and bursts of other work on the machine cancel out. The tokens come from the development
+   authorization server and hold every scope, so both servers list and run the same tools. Target:
+   overhead at most 5 %.
+2. **JWT.** Verifications per second, ``fastmcp_scopes.tokens.JWTVerifier.verify_token`` against
+   ``fastmcp.server.auth.providers.jwt.JWTVerifier.verify_token``, on the same RS256 tokens (those
+   sent to the guarded server in section 1), each verifier's JWKS cache warmed by one fetch, so the
+   figures are signature and claim checks only. Rounds alternate between the two; the best round
+   of each is reported with the ratio (ours / theirs; above 1 means we are faster). Target: ahead.
+
+``fastmcp`` is a benchmark-only dependency and may pin a different ``mcp`` than this project, so it
+is best kept out of the project's environment. When it cannot be imported here, section 2 runs in a
+child process under ``--python`` or ``$FASTMCP_BENCH_PYTHON``, an interpreter from a separate
+environment holding both packages, for example::
+
+    python -m venv /tmp/fastmcp-bench && /tmp/fastmcp-bench/bin/pip install fastmcp -e .
+    python benchmarks/http.py --python /tmp/fastmcp-bench/bin/python
+
+Without one, section 2 measures ours alone and says so. Everything binds to 127.0.0.1, every loop
+is bounded, and the default run takes about a minute and a half (``--quick``: about 25 seconds).
+Timings only: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this file's directory comes first on sys.path, and this file would shadow the
+# standard library's `http` (its siblings: PyJWT and graphql-core). Fix that before importing anything.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import multiprocessing  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Awaitable, Callable, Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from importlib.metadata import version  # noqa: E402
+from multiprocessing.connection import Connection  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx2  # noqa: E402
+
+from fastmcp_scopes.testing.authserver import DevAuthorizationServer  # noqa: E402
+from fastmcp_scopes.tokens import JWTVerifier  # noqa: E402
+
+SCOPES = ["mcp:connect", "mcp:tools:read", "mcp:tools:call", "employees:read", "employees:write", "employees:delete"]
+BASELINE = ["mcp:connect", "mcp:tools:read"]
+LAYERS: dict[str, Any] = {
+    "connect_scopes": ["mcp:connect"],
+    "list_scopes": {"tools": ["mcp:tools:read"]},
+    "call_scopes": {"tools": ["mcp:tools:call"]},
+    "hierarchy": {"employees:write": ["employees:read"]},
+}
+PROTOCOL_VERSION = "2025-11-25"
+OPERATIONS: dict[str, dict[str, Any]] = {
+    "tools/call": {"method": "tools/call", "params": {"name": "get_employees", "arguments": {}}},
+    "tools/list": {"method": "tools/list"},
+}
+SERVERS = ("without guard", "with guard")
+
+
+def _quiet() -> None:
+    """Keep per-request log lines (ours, the SDK's, the HTTP client's) out of the timings and the report."""
+    for name in ("httpx2", "httpx", "mcp", "uvicorn", "fastmcp_scopes", "fastmcp_scopes.audit"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+# -- section 1: the servers, each in its own process --------------------------------------------------
+
+
+def _build_app(base_url: str, guarded: bool, issuer: str, jwks_uri: str) -> Any:
+    """The ASGI app of one benchmark server (runs in the server's process)."""
+    from mcp.server.auth.settings import AuthSettings
+    from mcp.server.mcpserver import MCPServer
+    from pydantic import AnyHttpUrl
+
+    from fastmcp_scopes import ScopeGuard, requires_scopes
+
+    url = f"{base_url}/mcp"
+    server: MCPServer[Any] = MCPServer(
+        "employees",
+        log_level="WARNING",
+        auth=AuthSettings(
+            issuer_url=AnyHttpUrl(issuer), resource_server_url=AnyHttpUrl(url), validate_token_resource=True
+        ),
+        token_verifier=JWTVerifier(issuer=issuer, jwks_uri=jwks_uri, audience=url),
+    )
+
+    @server.tool()
+    @requires_scopes("employees:read")
+    def get_employees() -> list[dict[str, Any]]:
+        return [{"id": 1, "name": "Ada", "mood": "curious"}]
+
+    @server.tool()
+    @requires_scopes("employees:write")
+    def update_employee_mood(employee_id: int, mood: str) -> dict[str, Any]:
+        return {"id": employee_id, "mood": mood}
+
+    @server.tool()
+    @requires_scopes(any_of=[["employees:delete"], ["employees:write", "employees:admin"]])
+    def delete_employee(employee_id: int) -> str:
+        return "deleted"
+
+    if guarded:
+        ScopeGuard(scopes_supported=BASELINE, **LAYERS).install(server)
+    _quiet()
+    return server.streamable_http_app(json_response=True, stateless_http=True)
+
+
+def _serve(guarded: bool, issuer: str, jwks_uri: str, conn: Connection) -> None:
+    """Server process: uvicorn on loopback; sends the base URL, stops when told (or when the parent goes).
+
+    Not ``LoopbackServer``: it binds with ``proto=0``, and asyncio only disables Nagle's algorithm on
+    sockets whose ``proto`` is ``IPPROTO_TCP``, so each response (headers and body written apart) would
+    wait out the client's delayed ACK, about 40 ms, and the figures would measure that instead. Here
+    the socket is made as ``uvicorn --host 127.0.0.1`` makes it.
+    """
+    import socket
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app = _build_app(base_url, guarded, issuer, jwks_uri)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", ws="none")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    conn.send(base_url if server.started else "")
+    try:
+        conn.recv()  # any message, or EOF when the parent exits
+    except EOFError:
+        pass
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    tokens: list[str]
+
+
+async def _drive(http: httpx2.AsyncClient, target: Target, operation: str, count: int, workers: int) -> float:
+    """``count`` POSTs of ``operation`` with ``workers`` in flight; requests per second."""
+    next_id = 0
+    body = OPERATIONS[operation]
+
+    async def worker() -> None:
+        nonlocal next_id
+        while next_id < count:
+            next_id += 1
+            token = target.tokens[next_id % len(target.tokens)]
+            response = await http.post(
+                target.url,
+                content=json.dumps({"jsonrpc": "2.0", "id": next_id, **body}),
+                headers={
+                    "authorization": f"Bearer {token}",
+                    "content-type": "application/json",
+                    "accept": "application/json, text/event-stream",
+                    "mcp-protocol-version": PROTOCOL_VERSION,
+                },
+            )
+            if response.status_code != 200 or b'"result"' not in response.content:
+                raise RuntimeError(f"{target.name}: {operation} answered {response.status_code}: {response.text[:300]}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return count / (time.perf_counter() - start)
+
+
+async def _check(http: httpx2.AsyncClient, target: Target) -> None:
+    """Both servers must answer the same: every tool listed, the call succeeding."""
+    headers = {
+        "authorization": f"Bearer {target.tokens[0]}",
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": PROTOCOL_VERSION,
+    }
+    listed = await http.post(target.url, json={"jsonrpc": "2.0", "id": 1, **OPERATIONS["tools/list"]}, headers=headers)
+    names = sorted(tool["name"] for tool in listed.json()["result"]["tools"])
+    if names != ["delete_employee", "get_employees", "update_employee_mood"]:
+        raise SystemExit(f"{target.name} lists {names}; check the benchmark set-up")
+    called = await http.post(target.url, json={"jsonrpc": "2.0", "id": 2, **OPERATIONS["tools/call"]}, headers=headers)
+    if called.json()["result"]["isError"] is not False:
+        raise SystemExit(f"{target.name} failed the call: {called.text[:300]}")
+
+
+async def http_section(args: argparse.Namespace, auth_server: DevAuthorizationServer) -> Target:
+    """Section 1; returns the guarded server's URL and the tokens sent to it (for section 2)."""
+    context = multiprocessing.get_context("spawn")
+    processes: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+    targets: list[Target] = []
+    try:
+        for name in SERVERS:
+            parent_end, child_end = context.Pipe()
+            process = context.Process(
+                target=_serve,
+                args=(name == "with guard", auth_server.issuer, auth_server.jwks_uri, child_end),
+                daemon=True,
+            )
+            process.start()
+            processes.append((process, parent_end))
+            if not parent_end.poll(60):
+                raise SystemExit(f"the server {name} did not start")
+            base_url = parent_end.recv()
+            if not base_url:
+                raise SystemExit(f"the server {name} did not start")
+            url = f"{base_url}/mcp"
+            tokens = [
+                auth_server.issue_token(SCOPES, audience=url, subject=f"user-{i}", client_id=f"client-{i % 7}")
+                for i in range(args.tokens)
+            ]
+            targets.append(Target(name, url, tokens))
+
+        limits = httpx2.Limits(max_connections=args.workers, max_keepalive_connections=args.workers)
+        rates: dict[tuple[str, str], list[float]] = {(t.name, op): [] for t in targets for op in OPERATIONS}
+        overheads: dict[str, list[float]] = {op: [] for op in OPERATIONS}
+        async with httpx2.AsyncClient(limits=limits, timeout=30) as http:
+            for target in targets:
+                await _check(http, target)
+                for operation in OPERATIONS:  # warm both servers and the connection pool
+                    await _drive(http, target, operation, max(args.requests // 5, args.workers), args.workers)
+            for round_ in range(args.rounds):
+                order = targets if round_ % 2 == 0 else targets[::-1]
+                for operation in OPERATIONS:
+                    measured = {t.name: await _drive(http, t, operation, args.requests, args.workers) for t in order}
+                    for name, rate in measured.items():
+                        rates[name, operation].append(rate)
+                    # Time per request, guarded over unguarded, minus one.
+                    overheads[operation].append(measured["without guard"] / measured["with guard"] - 1)
+    finally:
+        for child, conn in processes:
+            with contextlib.suppress(OSError):  # the child may be gone already
+                conn.send("stop")
+            child.join(timeout=15)
+            if child.is_alive():
+                child.terminate()
+                child.join(timeout=5)
+
+    print(
+        f"\n1. HTTP on 127.0.0.1: uvicorn, stateless JSON responses, JWT (RS256) auth; {args.workers} concurrent "
+        f"requests, {args.requests} per measurement, {args.rounds} interleaved rounds, medians"
+    )
+    for operation in OPERATIONS:
+        plain = statistics.median(rates["without guard", operation])
+        guarded = statistics.median(rates["with guard", operation])
+        overhead = statistics.median(overheads[operation]) * 100
+        spread = ", ".join(f"{o * 100:+.1f}" for o in overheads[operation])
+        print(f"  {operation:<11} without guard {plain:>8,.0f} req/s   with guard {guarded:>8,.0f} req/s")
+        print(f"  {'':<11} overhead {overhead:+6.1f} %   (target <= 5 %; per round: {spread})")
+    return targets[1]
+
+
+# -- section 2: JWT verification against fastmcp ------------------------------------------------------
+
+
+async def _rate(verify: Callable[[str], Awaitable[Any]], tokens: Sequence[str], seconds: float) -> float:
+    """Verifications per second over at least ``seconds``, cycling through ``tokens``."""
+    done = 0
+    start = time.perf_counter()
+    while True:
+        for token in tokens:
+            if await verify(token) is None:
+                raise RuntimeError("a benchmark token failed to verify")
+        done += len(tokens)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done / elapsed
+
+
+@dataclass
+class TokenSet:
+    """Tokens to verify and what verifies them (the JSON handed to a child interpreter)."""
+
+    issuer: str
+    jwks_uri: str
+    audience: str
+    tokens: list[str]
+
+
+async def jwt_section(args: argparse.Namespace, material: TokenSet) -> None:
+    have_fastmcp = importlib.util.find_spec("fastmcp") is not None
+    ours = JWTVerifier(issuer=material.issuer, jwks_uri=material.jwks_uri, audience=material.audience)
+    contenders: dict[str, Callable[[str], Awaitable[Any]]] = {"fastmcp-scopes": ours.verify_token}
+    if have_fastmcp:
+        import fastmcp  # type: ignore[import-not-found,unused-ignore]
+        from fastmcp.server.auth.providers.jwt import (  # type: ignore[import-not-found,unused-ignore]
+            JWTVerifier as FastMCPJWTVerifier,
+        )
+
+        theirs = FastMCPJWTVerifier(
+            jwks_uri=material.jwks_uri, issuer=material.issuer, audience=material.audience, algorithm="RS256"
+        )
+        contenders[f"fastmcp {fastmcp.__version__}"] = theirs.verify_token
+
+    for name, verify in contenders.items():  # warm the JWKS caches and check both accept the tokens
+        if await verify(material.tokens[0]) is None:
+            raise SystemExit(f"{name} refused a valid token; check the benchmark set-up")
+    best = dict.fromkeys(contenders, 0.0)
+    for _ in range(args.jwt_rounds):
+        for name, verify in contenders.items():
+            best[name] = max(best[name], await _rate(verify, material.tokens, args.seconds))
+
+    versions = ", ".join(f"{name} {version(name)}" for name in ("PyJWT", "cryptography"))
+    print(
+        f"\n2. JWT verification in one process (python {sys.version.split()[0]}, {versions}): "
+        f"{len(material.tokens)} distinct RS256 tokens, {args.jwt_rounds} alternating rounds of >= {args.seconds}s, "
+        "best round"
+    )
+    for name, rate in best.items():
+        print(f"  {name:<22} {rate:>10,.0f} verifications/s  ({1e6 / rate:,.1f} us each)")
+    if have_fastmcp:
+        ours_rate, theirs_rate = best.values()
+        print(f"  ratio ours/theirs      {ours_rate / theirs_rate:>10.2f}   (target > 1)")
+    else:
+        print("  SKIPPED fastmcp: not importable here and no --python given; ours measured alone, no ratio")
+
+
+def _jwt_in_child(args: argparse.Namespace, material: TokenSet) -> None:
+    """Section 2 under ``--python``, on the same tokens (the authorization server stays up meanwhile)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))}
+    env["FASTMCP_BENCH_PYTHON"] = ""  # the child measures in place, never hands over again
+    command = [args.python, str(Path(__file__).resolve()), "--section", "jwt", "--tokens-from-stdin"]
+    command += ["--jwt-rounds", str(args.jwt_rounds), "--seconds", str(args.seconds)]
+    print(f"\n(fastmcp is not importable here; section 2 runs under {args.python})", flush=True)
+    subprocess.run(command, input=json.dumps(material.__dict__), text=True, env=env, check=True, timeout=600)
+
+
+# -- driver ---------------------------------------------------------------------------------------------
+
+
+async def main(args: argparse.Namespace) -> None:
+    _quiet()
+    if args.tokens_from_stdin:
+        await jwt_section(args, TokenSet(**json.loads(sys.stdin.read())))
+        return
+    print(
+        f"python {sys.version.split()[0]}, "
+        + ", ".join(f"{name} {version(name)}" for name in ("mcp", "uvicorn", "httpx2", "PyJWT"))
+        + f", {os.cpu_count()} CPUs"
+    )
+    async with DevAuthorizationServer(SCOPES) as auth_server:
+        if args.section in ("all", "http"):
+            guarded = await http_section(args, auth_server)
+            audience, tokens = guarded.url, guarded.tokens
+        else:
+            audience = "https://bench.example/mcp"
+            tokens = [
+                auth_server.issue_token(SCOPES, audience=audience, subject=f"user-{i}", client_id=f"client-{i % 7}")
+                for i in range(args.tokens)
+            ]
+        if args.section in ("all", "jwt"):
+            material = TokenSet(auth_server.issuer, auth_server.jwks_uri, audience, tokens)
+            if importlib.util.find_spec("fastmcp") is None and args.python:
+                await asyncio.to_thread(_jwt_in_child, args, material)
+            else:
+                await jwt_section(args, material)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and requests (about 20 seconds)")
+    parser.add_argument("--section", choices=["all", "http", "jwt"], default="all")
+    parser.add_argument("--rounds", type=int, help="interleaved HTTP rounds (default 10; quick 4)")
+    parser.add_argument("--requests", type=int, help="requests per HTTP measurement (default 800; quick 250)")
+    parser.add_argument("--workers", type=int, default=8, help="concurrent HTTP requests")
+    parser.add_argument("--tokens", type=int, default=200, help="distinct tokens per server")
+    parser.add_argument("--jwt-rounds", type=int, help="alternating JWT rounds (default 5; quick 3)")
+    parser.add_argument("--seconds", type=float, help="minimum time per JWT round (default 1.0; quick 0.3)")
+    parser.add_argument("--python", default=os.environ.get("FASTMCP_BENCH_PYTHON") or None)
+    parser.add_argument("--tokens-from-stdin", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    defaults = {"rounds": (10, 4), "requests": (800, 250), "jwt_rounds": (5, 3), "seconds": (1.0, 0.3)}
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    for name in ("rounds", "requests", "workers", "tokens", "jwt_rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    return args
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
