@@ -1,0 +1,691 @@
+"""GraphQL operations as scoped MCP tools.
+
+Point :func:`add_operation_tools` at ``.graphql`` files and an endpoint: each named query or mutation
+becomes a tool whose input schema comes from the operation's variables and whose requirement is the
+operation's, derived from the schema's ``@requiresScopes`` when the tools are built and recorded with
+``@requires_scopes``, so a :class:`~fastmcp_scopes.ScopeGuard` lists and challenges it exactly like a
+decorated tool. Two optional built-ins: ``get_schema`` (the SDL) and ``execute_graphql`` (an ad-hoc
+operation whose requirement is computed from its text on each call, before it runs).
+
+The upstream call never carries the caller's token: MCP forbids token passthrough (MCP authorization,
+"Access Token Privilege Restriction"). Upstream credentials are configured separately (``headers=``).
+
+Unlike the rest of :mod:`fastmcp_scopes.graphql`, this module depends on the MCP SDK (``MCPServer``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from graphql import (
+    DocumentNode,
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    OperationDefinitionNode,
+    Undefined,
+    get_named_type,
+    graphql,
+    is_input_type,
+    is_introspection_type,
+    print_ast,
+    print_type,
+    separate_operations,
+    type_from_ast,
+    value_from_ast_untyped,
+)
+from graphql.execution import get_variable_values
+from graphql.utilities import ast_from_value
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import ConfigDict
+
+from fastmcp_scopes.decorators import requires_scopes
+from fastmcp_scopes.errors import ConfigurationError, GraphQLScopeError, ScopesError
+from fastmcp_scopes.graphql.analysis import OperationAnalysis
+from fastmcp_scopes.graphql.loading import load_schema, read_operation_files
+from fastmcp_scopes.graphql.schema import ScopedSchema
+from fastmcp_scopes.policy import ScopeGuard
+from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
+
+__all__ = [
+    "EXECUTE_GRAPHQL",
+    "GET_SCHEMA",
+    "GraphQLCoreEndpoint",
+    "GraphQLEndpoint",
+    "GraphQLUpstreamError",
+    "HTTPGraphQLEndpoint",
+    "add_operation_tools",
+    "operation_input_schema",
+    "schema_sdl",
+    "snake_case",
+]
+
+GET_SCHEMA = "get_schema"
+"""Name of the built-in tool returning the schema's SDL."""
+EXECUTE_GRAPHQL = "execute_graphql"
+"""Name of the built-in tool running an ad-hoc operation."""
+
+_SCALARS: Mapping[str, str] = {
+    "Int": "integer",
+    "Float": "number",
+    "String": "string",
+    "ID": "string",
+    "Boolean": "boolean",
+}
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_MAX_REPORTED_ERRORS = 20
+
+
+class GraphQLUpstreamError(ScopesError):
+    """The upstream GraphQL endpoint could not be asked or did not answer with a GraphQL response.
+
+    ``message`` is fixed, client-safe text (the tool error shows it); ``status`` is the HTTP status
+    when there was one. Raise it from a custom :class:`GraphQLEndpoint` to report such a failure.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.message = message
+        self.status = status
+        super().__init__(message)
+
+
+class GraphQLEndpoint(Protocol):
+    """Where operations run: ``await endpoint(query, operation_name, variables)`` returns a GraphQL
+    response (``{"data": ..., "errors": [...]}``), or raises :class:`GraphQLUpstreamError`."""
+
+    async def __call__(
+        self, query: str, operation_name: str | None, variables: Mapping[str, Any]
+    ) -> Mapping[str, Any]: ...
+
+
+class GraphQLCoreEndpoint:
+    """An in-process endpoint: graphql-core executes against ``schema`` (tests, demos, embedded APIs)."""
+
+    def __init__(self, schema: GraphQLSchema, *, root_value: Any = None, context_value: Any = None) -> None:
+        self.schema = schema
+        self.root_value = root_value
+        self.context_value = context_value
+
+    async def __call__(self, query: str, operation_name: str | None, variables: Mapping[str, Any]) -> Mapping[str, Any]:
+        result = await graphql(
+            self.schema,
+            query,
+            root_value=self.root_value,
+            context_value=self.context_value,
+            variable_values=dict(variables),
+            operation_name=operation_name,
+        )
+        return result.formatted
+
+
+class HTTPGraphQLEndpoint:
+    """A GraphQL-over-HTTP endpoint: ``POST {"query", "operationName", "variables"}`` as JSON.
+
+    ``headers`` are the upstream credentials and the only ones sent: the caller's ``Authorization``
+    is never forwarded (MCP forbids token passthrough). Redirects are not followed, so the headers
+    go to ``url`` only.
+    """
+
+    def __init__(self, url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 30.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"a GraphQL endpoint URL must be http(s), got {url!r}")
+        self.url = url
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"HTTPGraphQLEndpoint({self.url!r}, headers=[{', '.join(sorted(self.headers))}])"  # names, not values
+
+    async def __call__(self, query: str, operation_name: str | None, variables: Mapping[str, Any]) -> Mapping[str, Any]:
+        import httpx2
+
+        payload = {"query": query, "operationName": operation_name, "variables": dict(variables)}
+        headers = {"accept": "application/graphql-response+json, application/json", **self.headers}
+        try:
+            # A client per call: nothing to close at shutdown, and no state shared between callers.
+            async with httpx2.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+                response = await client.post(self.url, json=payload, headers=headers)
+        except httpx2.HTTPError:
+            raise GraphQLUpstreamError("the GraphQL endpoint could not be reached") from None
+        if not 200 <= response.status_code < 300:
+            # The status only: an error page may describe the upstream's internals.
+            status = response.status_code
+            raise GraphQLUpstreamError(f"the GraphQL endpoint answered HTTP {status}", status=status)
+        try:
+            body = response.json()
+        except ValueError:
+            raise GraphQLUpstreamError("the GraphQL endpoint did not answer with JSON") from None
+        if not isinstance(body, Mapping):
+            raise GraphQLUpstreamError("the GraphQL endpoint did not answer with a GraphQL response")
+        return body
+
+
+def snake_case(name: str) -> str:
+    """``GetEmployees`` → ``get_employees``, ``getHTTPStatus`` → ``get_http_status``."""
+    return _WORD_BOUNDARY.sub("_", name).lower()
+
+
+# -- input schemas ----------------------------------------------------------------------------------
+
+
+def operation_input_schema(schema: GraphQLSchema, operation: OperationDefinitionNode) -> dict[str, Any]:
+    """The JSON Schema (2020-12) of an operation's variables, as a tool's ``inputSchema``.
+
+    Int → integer, Float → number, String and ID → string, Boolean → boolean, enums → their value
+    names, input objects → objects (non-null fields without default required), lists → arrays, custom
+    scalars → unconstrained; nullable types also accept ``null``; defaults become ``default``.
+    Non-null variables without a default are required. A recursive input object is given once under
+    ``$defs`` and referenced.
+
+    Raises:
+        GraphQLScopeError: a variable whose type the schema does not define.
+    """
+    builder = _SchemaBuilder()
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for variable in operation.variable_definitions or ():
+        name = variable.variable.name.value
+        graphql_type = type_from_ast(schema, variable.type)
+        if not is_input_type(graphql_type):
+            raise GraphQLScopeError(f"variable ${name} has a type the schema does not define as an input type")
+        prop = builder.input(graphql_type)
+        description = getattr(variable, "description", None)  # operation descriptions: graphql-core 3.3+
+        if description is not None:
+            prop = {"description": description.value, **prop}
+        if variable.default_value is not None:
+            prop["default"] = value_from_ast_untyped(variable.default_value)
+        elif isinstance(graphql_type, GraphQLNonNull):
+            required.append(name)
+        properties[name] = prop
+    result: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        result["required"] = required
+    result["additionalProperties"] = False
+    if builder.definitions:
+        result["$defs"] = builder.definitions
+    return result
+
+
+class _SchemaBuilder:
+    def __init__(self) -> None:
+        self.definitions: dict[str, Any] = {}
+        self._expanding: list[str] = []
+
+    def input(self, graphql_type: GraphQLInputType) -> dict[str, Any]:
+        if isinstance(graphql_type, GraphQLNonNull):
+            return self._of(graphql_type.of_type, nullable=False)
+        return self._of(graphql_type, nullable=True)
+
+    def _of(self, graphql_type: Any, *, nullable: bool) -> dict[str, Any]:
+        if isinstance(graphql_type, GraphQLList):
+            return _typed({"type": "array", "items": self.input(graphql_type.of_type)}, nullable)
+        if isinstance(graphql_type, GraphQLEnumType):
+            values: list[Any] = list(graphql_type.values)
+            return (
+                {"type": ["string", "null"], "enum": [*values, None]}
+                if nullable
+                else {"type": "string", "enum": values}
+            )
+        if isinstance(graphql_type, GraphQLInputObjectType):
+            if graphql_type.name in self._expanding or graphql_type.name in self.definitions:
+                self.definitions.setdefault(graphql_type.name, {})  # filled when its expansion ends
+                ref = {"$ref": f"#/$defs/{graphql_type.name}"}
+                return {"anyOf": [ref, {"type": "null"}]} if nullable else ref
+            return _typed(self._object(graphql_type), nullable)
+        if isinstance(graphql_type, GraphQLScalarType):
+            json_type = _SCALARS.get(graphql_type.name)
+            if json_type is None:
+                return {}  # A custom scalar: its JSON form is the scalar's own business.
+            return _typed({"type": json_type}, nullable)
+        raise GraphQLScopeError(f"{graphql_type} is not an input type")
+
+    def _object(self, graphql_type: GraphQLInputObjectType) -> dict[str, Any]:
+        self._expanding.append(graphql_type.name)
+        try:
+            properties: dict[str, Any] = {}
+            required: list[str] = []
+            for name, field in graphql_type.fields.items():
+                prop = self.input(field.type)
+                if field.description:
+                    prop = {"description": field.description, **prop}
+                if field.default_value is not Undefined:
+                    default = ast_from_value(field.default_value, field.type)
+                    prop["default"] = value_from_ast_untyped(default) if default is not None else None
+                elif isinstance(field.type, GraphQLNonNull):
+                    required.append(name)
+                properties[name] = prop
+        finally:
+            self._expanding.pop()
+        result: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            result["required"] = required
+        result["additionalProperties"] = False
+        if graphql_type.name in self.definitions:
+            # It referred to itself while being expanded: the references point at this definition.
+            self.definitions[graphql_type.name] = result
+            return {"$ref": f"#/$defs/{graphql_type.name}"}
+        return result
+
+
+def _typed(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
+    if not nullable:
+        return schema
+    if "$ref" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+# -- the schema as SDL --------------------------------------------------------------------------------
+
+
+def schema_sdl(schema: ScopedSchema | GraphQLSchema) -> str:
+    """The SDL a client needs: the types reachable from the root operation types, without directive
+    definitions or federation plumbing (``link__Import``, ``FieldSet``, scope scalars)."""
+    graphql_schema = schema.schema if isinstance(schema, ScopedSchema) else schema
+    roots = [graphql_schema.query_type, graphql_schema.mutation_type, graphql_schema.subscription_type]
+    reachable: set[str] = set()
+    pending: list[GraphQLNamedType] = [t for t in roots if t is not None]
+    while pending:
+        named = pending.pop()
+        if named.name in reachable or is_introspection_type(named):
+            continue
+        reachable.add(named.name)
+        pending.extend(_referenced(graphql_schema, named))
+    parts: list[str] = []
+    standard = ("Query", "Mutation", "Subscription")
+    if any(root is not None and root.name != name for root, name in zip(roots, standard, strict=True)):
+        entries = [
+            f"  {kind}: {root.name}"
+            for kind, root in zip(("query", "mutation", "subscription"), roots, strict=True)
+            if root is not None
+        ]
+        parts.append("schema {\n" + "\n".join(entries) + "\n}")
+    parts.extend(print_type(t) for name, t in graphql_schema.type_map.items() if name in reachable)
+    return "\n\n".join(parts) + "\n"
+
+
+def _referenced(schema: GraphQLSchema, named: GraphQLNamedType) -> Iterable[GraphQLNamedType]:
+    if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+        for field in named.fields.values():
+            yield get_named_type(field.type)
+            for arg in field.args.values():
+                yield get_named_type(arg.type)
+        yield from named.interfaces
+        if isinstance(named, GraphQLInterfaceType):
+            yield from schema.get_possible_types(named)
+    elif isinstance(named, GraphQLUnionType):
+        yield from named.types
+    elif isinstance(named, GraphQLInputObjectType):
+        for input_field in named.fields.values():
+            yield get_named_type(input_field.type)
+
+
+# -- running an operation -------------------------------------------------------------------------------
+
+
+class _RawArguments(ArgModelBase):
+    """Hands a tool its arguments as given, for the tool itself to check against the operation's
+    variable definitions. The SDK builds a tool's argument model from its function's signature; an
+    operation's variables are only known at run time, so the generated model is replaced by this one."""
+
+    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+def _graphql_result(response: Mapping[str, Any]) -> CallToolResult:
+    errors = response.get("errors")
+    data = response.get("data")
+    if errors:
+        if not isinstance(errors, list):
+            return _tool_error("the GraphQL endpoint answered with malformed errors")
+        reported = [_reported_error(e) for e in errors[:_MAX_REPORTED_ERRORS]]
+        text = "GraphQL errors:\n" + "\n".join(f"- {e['message']}" for e in reported)
+        structured: dict[str, Any] = {"errors": reported}
+        if isinstance(data, Mapping):
+            structured["data"] = dict(data)
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=structured, is_error=True
+        )
+    if not isinstance(data, Mapping):
+        return _tool_error("the GraphQL endpoint answered without data")
+    return CallToolResult(
+        content=[TextContent(type="text", text=json.dumps(data, ensure_ascii=False))], structured_content=dict(data)
+    )
+
+
+def _reported_error(error: Any) -> dict[str, Any]:
+    """A GraphQL error's message and path only: ``extensions`` may carry stack traces or internals."""
+    if not isinstance(error, Mapping) or not isinstance(error.get("message"), str):
+        return {"message": "unspecified error"}
+    reported: dict[str, Any] = {"message": error["message"]}
+    path = error.get("path")
+    if isinstance(path, list) and all(isinstance(p, str | int) for p in path):
+        reported["path"] = path
+    return reported
+
+
+def _tool_error(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+async def _run(endpoint: GraphQLEndpoint, query: str, operation_name: str | None, variables: Mapping[str, Any]) -> Any:
+    try:
+        response = await endpoint(query, operation_name, variables)
+    except GraphQLUpstreamError as error:
+        return _tool_error(error.message)
+    if not isinstance(response, Mapping):
+        return _tool_error("the GraphQL endpoint did not answer with a GraphQL response")
+    return _graphql_result(response)
+
+
+def _checked_variables(schema: GraphQLSchema, operation: OperationDefinitionNode, arguments: Mapping[str, Any]) -> None:
+    definitions = operation.variable_definitions or ()
+    declared = {v.variable.name.value for v in definitions}
+    if not declared.issuperset(arguments):
+        expected = ", ".join(sorted(declared)) or "none"
+        raise ToolError(f"unknown arguments; this tool takes: {expected}")
+    coerced = get_variable_values(schema, definitions, dict(arguments), max_errors=10)
+    if isinstance(coerced, list):
+        raise ToolError("invalid arguments:\n" + "\n".join(f"- {e.message}" for e in coerced))
+
+
+# -- building the tools -----------------------------------------------------------------------------------
+
+
+def add_operation_tools(
+    server: MCPServer[Any],
+    operations: str | Path | Iterable[str | Path],
+    *,
+    endpoint: GraphQLEndpoint | str,
+    schema: ScopedSchema | None = None,
+    guard: ScopeGuard | None = None,
+    headers: Mapping[str, str] | None = None,
+    get_schema: bool | Sequence[str] | Requirement = False,
+    execute_graphql: bool | Sequence[str] | Requirement = False,
+    tool_name: Callable[[str], str] = snake_case,
+    cap: int = DEFAULT_MAX_ALTERNATIVES,
+) -> list[str]:
+    """Register each named operation in ``operations`` (``.graphql``/``.gql`` files, or directories
+    searched recursively) as a tool of ``server``; return the names of the tools added, in order.
+
+    - The tool is named ``tool_name(operation name)`` (``GetEmployees`` → ``get_employees``); its
+      description is the operation's ``\"\"\"description\"\"\"`` or the ``#`` comment lines just above it.
+    - Its requirement is the operation's, derived from ``schema`` now and recorded with
+      ``@requires_scopes`` (an operation touching no scope is *declared* as needing none), so an
+      installed :class:`~fastmcp_scopes.ScopeGuard` lists, refuses and challenges it like any tool;
+      ``FASTMCP_SCOPES_TOOL_SCOPES`` entries for its name still AND on top.
+    - Its input schema is :func:`operation_input_schema`; arguments are checked against the variable
+      definitions before the endpoint is asked.
+    - ``endpoint``: an ``http(s)`` URL (posted to with ``headers``, the upstream credentials; never the
+      caller's token) or a :class:`GraphQLEndpoint` such as :class:`GraphQLCoreEndpoint`.
+    - The result is the response's ``data`` as structured content; GraphQL ``errors`` make it a tool
+      error carrying their messages and paths; an unreachable endpoint or an HTTP error status, a
+      tool error with fixed text (and the status).
+    - ``get_schema``: also add ``get_schema``, returning :func:`schema_sdl`; ``True`` declares no
+      scope, scopes or a :class:`Requirement` declare those.
+    - ``execute_graphql``: also add ``execute_graphql(query, operationName?, variables?)``, needing
+      its static scopes (``True``: none) AND the requirement of the query it is given, computed before
+      it runs; a query that does not validate (or a subscription) is refused as invalid params.
+    - ``schema`` defaults to ``guard.graphql_schema()`` when a ``guard`` is given, else to the one
+      ``FASTMCP_SCOPES_GRAPHQL_SCHEMA`` names (:func:`load_schema`); either way from that variable.
+
+    Raises:
+        GraphQLScopeError: a file that cannot be read or does not validate, an anonymous operation or a
+            subscription (naming the file), no schema.
+        ConfigurationError: two tools with one name (or a name the server already has), ``headers``
+            with an endpoint that is not a URL, too many alternatives (past ``cap``).
+    """
+    if schema is None:
+        loaded = guard.graphql_schema("add_operation_tools") if guard is not None else load_schema()
+        if not isinstance(loaded, ScopedSchema):
+            raise ConfigurationError("the guard's GraphQL schema is not a ScopedSchema")
+        schema = loaded
+    upstream = _endpoint(endpoint, headers)
+    paths = [operations] if isinstance(operations, str | Path) else list(operations)
+    planned: list[tuple[str, Path, OperationAnalysis, str, str | None]] = []
+    for path, text in read_operation_files(*paths):
+        document = schema.parse_operations(text, source_name=str(path))
+        separated = separate_operations(document)
+        for analysis in schema.operations(document, cap=cap, source_name=str(path)):
+            if analysis.name is None:
+                raise GraphQLScopeError(f"{path} holds an anonymous operation; name it to make it a tool")
+            if analysis.kind == "subscription":
+                raise GraphQLScopeError(f"{path}: subscription {analysis.name} cannot be a tool")
+            query = print_ast(separated[analysis.name])
+            planned.append((tool_name(analysis.name), path, analysis, query, _description(analysis, text)))
+
+    names = [name for name, *_ in planned]
+    if get_schema is not False:
+        names.append(GET_SCHEMA)
+    if execute_graphql is not False:
+        names.append(EXECUTE_GRAPHQL)
+    seen: set[str] = set()
+    for name in names:
+        if name in seen or server._tool_manager.get_tool(name) is not None:
+            raise ConfigurationError(f"two tools would be named {name!r} (operations: {_origin_of(name, planned)})")
+        seen.add(name)
+
+    for name, _path, analysis, query, description in planned:
+        _add_operation_tool(server, schema, upstream, name, analysis, query, description)
+    if get_schema is not False:
+        _add_get_schema(server, schema, _static_requirement(get_schema, GET_SCHEMA))
+    if execute_graphql is not False:
+        _add_execute_graphql(server, schema, upstream, _static_requirement(execute_graphql, EXECUTE_GRAPHQL), cap)
+    return names
+
+
+def _origin_of(name: str, planned: Sequence[tuple[str, Path, OperationAnalysis, str, str | None]]) -> str:
+    found = [f"{a.name} in {p}" for n, p, a, *_ in planned if n == name]
+    return ", ".join(found) or "a tool already registered or a built-in"
+
+
+def _endpoint(endpoint: GraphQLEndpoint | str, headers: Mapping[str, str] | None) -> GraphQLEndpoint:
+    if isinstance(endpoint, str):
+        return HTTPGraphQLEndpoint(endpoint, headers=headers)
+    if headers is not None:
+        raise ConfigurationError("headers= go with an endpoint URL; give them to the endpoint object instead")
+    return endpoint
+
+
+def _static_requirement(given: bool | Sequence[str] | Requirement, where: str) -> Requirement:
+    if given is True:
+        return Requirement.none()
+    if isinstance(given, Requirement):
+        return given
+    if isinstance(given, str) or not isinstance(given, Sequence):
+        raise ConfigurationError(f"{where}= takes True, a list of scopes or a Requirement")
+    return Requirement.all_of(*given, where=where)
+
+
+def _declare(fn: Callable[..., Any], requirement: Requirement) -> None:
+    # The decorator's any_of form carries every requirement, including "declared, no scope" ([[]]): an
+    # operation touching no scope is a decision made from the schema, not a tool nobody looked at.
+    requires_scopes(any_of=[sorted(alternative) for alternative in requirement.alternatives])(fn)
+
+
+def _register(
+    server: MCPServer[Any],
+    fn: Callable[..., Any],
+    *,
+    name: str,
+    title: str | None,
+    description: str,
+    input_schema: dict[str, Any],
+    annotations: ToolAnnotations | None,
+) -> None:
+    # The SDK derives a tool's input schema and argument model from its function's signature, while
+    # these tools take the variables of an operation read at run time. Register through the SDK (name
+    # checks, listing, calls), then give the tool the operation's schema and an argument model passing
+    # the arguments through unchanged (`_RawArguments`); the tool checks them itself.
+    server.add_tool(
+        fn, name=name, title=title, description=description, annotations=annotations, structured_output=False
+    )
+    tool = server._tool_manager.get_tool(name)
+    if tool is None:  # pragma: no cover - add_tool just registered it
+        raise RuntimeError(f"tool {name!r} was not registered")
+    tool.parameters = input_schema
+    tool.fn_metadata = FuncMetadata(arg_model=_RawArguments)
+
+
+def _add_operation_tool(
+    server: MCPServer[Any],
+    schema: ScopedSchema,
+    upstream: GraphQLEndpoint,
+    name: str,
+    analysis: OperationAnalysis,
+    query: str,
+    description: str | None,
+) -> None:
+    operation = analysis.definition
+    if operation is None or analysis.name is None:  # pragma: no cover - operations() always sets both
+        raise GraphQLScopeError(f"operation {analysis.name} has no definition")
+    operation_name = analysis.name
+
+    async def run_operation(**arguments: Any) -> Any:
+        _checked_variables(schema.schema, operation, arguments)
+        return await _run(upstream, query, operation_name, arguments)
+
+    run_operation.__name__ = run_operation.__qualname__ = name
+    _declare(run_operation, analysis.requirement)
+    _register(
+        server,
+        run_operation,
+        name=name,
+        title=operation_name,
+        description=description or f"Runs the GraphQL {analysis.kind} {operation_name}.",
+        input_schema=operation_input_schema(schema.schema, operation),
+        annotations=ToolAnnotations(read_only_hint=analysis.kind == "query"),
+    )
+
+
+def _add_get_schema(server: MCPServer[Any], schema: ScopedSchema, requirement: Requirement) -> None:
+    sdl = schema_sdl(schema)
+
+    async def get_schema() -> str:
+        return sdl
+
+    _declare(get_schema, requirement)
+    server.add_tool(
+        get_schema,
+        name=GET_SCHEMA,
+        title="GraphQL schema",
+        description="The GraphQL schema (SDL) the other tools run against.",
+        annotations=ToolAnnotations(read_only_hint=True),
+        structured_output=False,
+    )
+
+
+_EXECUTE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "query": {"type": "string", "description": "A GraphQL document holding a query or a mutation."},
+        "operationName": {
+            "type": ["string", "null"],
+            "description": "The operation to run, when the document holds several.",
+        },
+        "variables": {"type": ["object", "null"], "description": "The operation's variables."},
+    },
+    "required": ["query"],
+    "additionalProperties": False,
+}
+
+
+def _prepare_adhoc(
+    schema: ScopedSchema, arguments: Mapping[str, Any], cap: int
+) -> tuple[OperationAnalysis, DocumentNode]:
+    """The analysis of the operation an ``execute_graphql`` call names, and its document.
+
+    Raises:
+        GraphQLScopeError: no query string, a document that does not validate, a subscription.
+    """
+    query = arguments.get("query")
+    operation_name = arguments.get("operationName")
+    if not isinstance(query, str) or not (operation_name is None or isinstance(operation_name, str)):
+        raise GraphQLScopeError("execute_graphql needs a query string (and an optional operationName string)")
+    document = schema.parse_operations(query, source_name=EXECUTE_GRAPHQL)
+    analysis = schema.analyze(document, operation_name, cap=cap, source_name=EXECUTE_GRAPHQL)
+    if analysis.kind == "subscription":
+        raise GraphQLScopeError("execute_graphql runs queries and mutations only")
+    return analysis, document
+
+
+def _add_execute_graphql(
+    server: MCPServer[Any], schema: ScopedSchema, upstream: GraphQLEndpoint, static: Requirement, cap: int
+) -> None:
+    def requirement_of_call(arguments: Mapping[str, Any]) -> Requirement:
+        return _prepare_adhoc(schema, arguments, cap)[0].requirement
+
+    async def execute_graphql(**arguments: Any) -> Any:
+        # Checked again here, so that the text sent upstream is the operation whose requirement was
+        # computed even where no guard asked `requirement_of_call` first.
+        unknown = set(arguments) - set(_EXECUTE_SCHEMA["properties"])
+        if unknown:
+            raise ToolError("unknown arguments; this tool takes: query, operationName, variables")
+        try:
+            analysis, document = _prepare_adhoc(schema, arguments, cap)
+        except GraphQLScopeError:
+            raise ToolError("the query is not a valid query or mutation for this schema") from None
+        variables = arguments.get("variables") or {}
+        if not isinstance(variables, Mapping):
+            raise ToolError("variables must be an object")
+        if analysis.definition is None:  # pragma: no cover - analyze() always sets it
+            raise ToolError("the query is not a valid query or mutation for this schema")
+        _checked_variables(schema.schema, analysis.definition, variables)
+        # Send exactly the analysed operation (and its fragments), printed by us: the upstream then
+        # parses the text our analysis parsed, not some other reading of what the caller sent.
+        query = print_ast(separate_operations(document)[analysis.name or ""])
+        return await _run(upstream, query, analysis.name, variables)
+
+    requires_scopes(any_of=[sorted(a) for a in static.alternatives], per_call=requirement_of_call)(execute_graphql)
+    _register(
+        server,
+        execute_graphql,
+        name=EXECUTE_GRAPHQL,
+        title="Run a GraphQL operation",
+        description=(
+            "Runs an ad-hoc GraphQL query or mutation against the schema (see get_schema, when offered). "
+            "It needs the scopes of every field it touches."
+        ),
+        input_schema=_EXECUTE_SCHEMA,
+        annotations=ToolAnnotations(read_only_hint=False),
+    )
+
+
+def _description(analysis: OperationAnalysis, text: str) -> str | None:
+    """The operation's ``\"\"\"description\"\"\"``, else the ``#`` comment lines right above it."""
+    operation = analysis.definition
+    if operation is None:
+        return None
+    described = getattr(operation, "description", None)  # operation descriptions: graphql-core 3.3+
+    if described is not None:
+        return str(described.value).strip() or None
+    if operation.loc is None:
+        return None
+    head, _, same_line = text[: operation.loc.start].rpartition("\n")
+    if same_line.strip():
+        return None  # Something else stands before it on its line: no comment is its own.
+    comments: list[str] = []
+    for line in reversed(head.splitlines()):
+        stripped = line.strip()
+        if not stripped.startswith("#"):
+            break
+        comments.append(stripped[1:].removeprefix(" ").rstrip())
+    comments.reverse()
+    return "\n".join(comments).strip() or None
