@@ -2,8 +2,11 @@
 
 It issues RFC 9068 JWT access tokens for our resource (resource indicators, ``client_credentials``);
 ``JWTVerifier`` must accept them with the keys named by its discovery document, and the MCP SDK's
-``ClientCredentialsOAuthProvider`` must obtain one. Skipped only when ``node`` or the npm package is
-missing; install it with ``npm ci --prefix tests/interop/oidc``.
+``ClientCredentialsOAuthProvider`` must obtain one. Then the step-up flows of ``tests/http`` run again
+with oidc-provider as the authorization server: the SDK client connects to a guarded ``MCPServer``
+over loopback HTTP with the baseline scopes only, steps up on each 403 by itself, and stops after one
+step-up when the authorization server will not grant a scope. Skipped only when ``node`` or the npm
+package is missing; install it with ``npm ci --prefix tests/interop/oidc``.
 """
 
 from __future__ import annotations
@@ -12,21 +15,33 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
+import jwt
 import pytest
+from mcp import Client
+from mcp.client.auth.exceptions import OAuthTokenError
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fastmcp_scopes import ScopeGuard, parse_www_authenticate
 from fastmcp_scopes.errors import InvalidTokenError
+from fastmcp_scopes.policy import INSUFFICIENT_SCOPE
+from fastmcp_scopes.testing import MemoryTokenStorage
 from fastmcp_scopes.testing.authserver import LoopbackServer
 from fastmcp_scopes.tokens import WRONG_AUDIENCE, JWTVerifier
+from tests.http.conftest import BASELINE, GRANTABLE, LAYERS, Recorder, build_server
 
 HERE = Path(__file__).parent / "oidc"
 CLIENT_ID = "interop-client"
@@ -44,11 +59,36 @@ pytestmark = [
 
 
 class OidcProvider:
-    """The Node process and what it printed."""
+    """The Node process and what its discovery document says."""
 
-    def __init__(self, process: subprocess.Popen[str], issuer: str) -> None:
+    def __init__(self, process: subprocess.Popen[str], issuer: str, discovery: dict[str, Any]) -> None:
         self.process = process
         self.issuer = issuer
+        self.jwks_uri: str = discovery["jwks_uri"]
+        self.token_endpoint: str = discovery["token_endpoint"]
+
+
+@contextmanager
+def run_oidc_provider(resource: str, scopes: str = SCOPES, client_scopes: str | None = None) -> Iterator[OidcProvider]:
+    """oidc-provider issuing tokens for ``resource``: it knows ``scopes``, the client may obtain ``client_scopes``."""
+    assert NODE is not None
+    env = {**os.environ, "RESOURCE": resource, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}
+    env["SCOPES"] = scopes
+    env["CLIENT_SCOPES"] = scopes if client_scopes is None else client_scopes
+    process = subprocess.Popen(
+        [NODE, str(HERE / "server.mjs")], cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            pytest.fail(f"oidc-provider did not start: {process.stderr.read() if process.stderr else ''}")
+        issuer = json.loads(line)["issuer"]
+        discovery = httpx2.get(f"{issuer}/.well-known/openid-configuration").json()
+        yield OidcProvider(process, issuer, discovery)
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
 
 
 @pytest.fixture
@@ -81,24 +121,9 @@ def resource() -> Iterator[tuple[str, dict[str, str]]]:
 @pytest.fixture
 def oidc(resource: tuple[str, dict[str, str]]) -> Iterator[OidcProvider]:
     resource_url, holder = resource
-    assert NODE is not None
-    env = {**os.environ, "RESOURCE": resource_url, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}
-    env["SCOPES"] = SCOPES
-    process = subprocess.Popen(
-        [NODE, str(HERE / "server.mjs")], cwd=HERE, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            pytest.fail(f"oidc-provider did not start: {process.stderr.read() if process.stderr else ''}")
-        issuer = json.loads(line)["issuer"]
-        discovery = httpx2.get(f"{issuer}/.well-known/openid-configuration").json()
-        holder.update(issuer=issuer, jwks_uri=discovery["jwks_uri"])
-        yield OidcProvider(process, issuer)
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
+    with run_oidc_provider(resource_url) as provider:
+        holder.update(issuer=provider.issuer, jwks_uri=provider.jwks_uri)
+        yield provider
 
 
 async def client_credentials_token(oidc: OidcProvider, resource: str, scope: str = SCOPES) -> str:
@@ -139,31 +164,13 @@ async def test_verifier_refuses_oidc_provider_token_for_another_audience(
     assert caught.value.description == WRONG_AUDIENCE
 
 
-class MemoryStorage:
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
-
-
 async def test_sdk_client_credentials_provider_gets_a_token_from_oidc_provider(
     oidc: OidcProvider, resource: tuple[str, dict[str, str]]
 ) -> None:
     resource_url, _ = resource
     provider = ClientCredentialsOAuthProvider(
         server_url=resource_url,
-        storage=MemoryStorage(),
+        storage=MemoryTokenStorage(),
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         issuer=oidc.issuer,
@@ -176,3 +183,182 @@ async def test_sdk_client_credentials_provider_gets_a_token_from_oidc_provider(
         "client_id": CLIENT_ID,
         "resource": resource_url,
     }
+
+
+# -- the step-up flows of tests/http/test_step_up.py, with oidc-provider as the authorization server --
+
+KNOWN = " ".join([*GRANTABLE, "employees:delete"])
+"""Every scope oidc-provider knows; the interop client may obtain all but ``employees:delete``."""
+MODES = ["legacy", "auto"]
+
+
+@dataclass
+class GuardedDeployment:
+    url: str
+    base: str
+    oidc: OidcProvider
+    server: MCPServer
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.base}/.well-known/oauth-protected-resource/mcp"
+
+    @property
+    def calls(self) -> list[str]:
+        return self.server.calls  # type: ignore[attr-defined,no-any-return]
+
+
+@contextmanager
+def guarded_deployment(*, scopes: str = KNOWN, client_scopes: str = " ".join(GRANTABLE)) -> Iterator[GuardedDeployment]:
+    """``build_server()`` guarded as in ``tests/http``, trusting oidc-provider through its discovery document.
+
+    oidc-provider starts inside the app factory: it must know our URL (its only resource indicator,
+    so ``aud``), and our guard must know its issuer and keys before the app is built.
+    """
+    server = build_server()
+    holder: dict[str, GuardedDeployment] = {}
+    stack = ExitStack()
+
+    def factory(base: str) -> Any:
+        url = f"{base}/mcp"
+        oidc = stack.enter_context(run_oidc_provider(url, scopes, client_scopes))
+        guard = ScopeGuard(
+            issuer=oidc.issuer,
+            jwks_uri=oidc.jwks_uri,
+            resource_url=url,
+            scopes_supported=BASELINE,
+            require_typ=True,
+            **LAYERS,
+        )
+        guard.install(server)
+        holder["deployment"] = GuardedDeployment(url, base, oidc, server)
+        return server.streamable_http_app()
+
+    with stack, LoopbackServer(app_factory=factory, lifespan="on"):
+        yield holder["deployment"]
+
+
+@pytest.fixture
+def deployment() -> Iterator[GuardedDeployment]:
+    with guarded_deployment() as deployment:
+        yield deployment
+
+
+@asynccontextmanager
+async def connect(
+    deployment: GuardedDeployment, mode: str, recorder: Recorder
+) -> AsyncIterator[tuple[Client, MemoryTokenStorage]]:
+    storage = MemoryTokenStorage()
+    provider = ClientCredentialsOAuthProvider(
+        server_url=deployment.url,
+        storage=storage,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        scope=" ".join(BASELINE),
+        issuer=deployment.oidc.issuer,
+    )
+    async with (
+        httpx2.AsyncClient(auth=provider, event_hooks={"response": [recorder]}, timeout=30) as http,
+        Client(streamable_http_client(deployment.url, http_client=http), mode=mode) as mcp,
+    ):
+        yield mcp, storage
+
+
+def granted(storage: MemoryTokenStorage) -> set[str]:
+    assert storage.tokens is not None
+    return set((storage.tokens.scope or "").split())
+
+
+def leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in leaves(inner)]
+    return [error]
+
+
+def test_protected_resource_metadata_names_oidc_provider(deployment: GuardedDeployment) -> None:
+    response = httpx2.get(deployment.metadata_url)
+    assert response.status_code == 200
+    assert response.json() == {
+        "resource": deployment.url,
+        "authorization_servers": [deployment.oidc.issuer],
+        "bearer_methods_supported": ["header"],
+        "scopes_supported": BASELINE,
+    }
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_sdk_client_steps_up_with_oidc_provider_tokens(deployment: GuardedDeployment, mode: str) -> None:
+    recorder = Recorder()
+    async with connect(deployment, mode, recorder) as (mcp, storage):
+        assert granted(storage) == set(BASELINE)
+        assert (await mcp.list_tools()).tools == []
+
+        result = await mcp.call_tool("get_employees", {})
+        assert result.is_error is False
+        assert granted(storage) == {*BASELINE, "mcp:tools:call", "employees:read"}
+
+        result = await mcp.call_tool("update_employee_mood", {"employee_id": 1, "mood": "happy"})
+        assert result.is_error is False
+        assert result.structured_content == {"id": 1, "mood": "happy"}
+        assert granted(storage) == {*BASELINE, "mcp:tools:call", "employees:read", "employees:write"}
+        assert {t.name for t in (await mcp.list_tools()).tools} == {"get_employees", "update_employee_mood"}
+
+        # The token the guard accepted is oidc-provider's own: an RFC 9068 JWT for exactly our URL.
+        assert storage.tokens is not None
+        raw = storage.tokens.access_token
+        assert jwt.get_unverified_header(raw)["typ"] == "at+jwt"
+        claims = jwt.decode(raw, options={"verify_signature": False})
+        assert claims["iss"] == deployment.oidc.issuer
+        assert claims["aud"] == deployment.url
+        assert claims["client_id"] == CLIENT_ID
+        assert set(claims["scope"].split()) == granted(storage)
+
+    challenges = [e for e in recorder.to(deployment.url) if e.status == 403]
+    assert [parse_www_authenticate(e.www_authenticate or "")["scope"] for e in challenges] == [
+        "employees:read mcp:connect mcp:tools:call",
+        "employees:write mcp:connect mcp:tools:call",
+    ]
+    token_requests = [e for e in recorder.exchanges if e.url == deployment.oidc.token_endpoint]
+    assert [e.status for e in token_requests] == [200, 200, 200]  # the baseline, then one per step-up
+    assert deployment.calls == ["get_employees", "update_employee_mood"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_scope_oidc_provider_refuses_ends_after_one_step_up(deployment: GuardedDeployment, mode: str) -> None:
+    recorder = Recorder()
+    with pytest.raises(BaseException) as caught:  # the transport raises an ExceptionGroup
+        async with connect(deployment, mode, recorder) as (mcp, _storage):
+            await mcp.call_tool("delete_employee", {"employee_id": 1})
+    assert any(isinstance(e, OAuthTokenError) and "invalid_scope" in str(e) for e in leaves(caught.value))
+    token_requests = [e for e in recorder.exchanges if e.url == deployment.oidc.token_endpoint]
+    challenges = [e for e in recorder.to(deployment.url) if e.status == 403]
+    assert len(challenges) == 1
+    assert parse_www_authenticate(challenges[0].www_authenticate or "")["scope"] == (
+        "employees:delete mcp:connect mcp:tools:call"
+    )
+    assert [e.status for e in token_requests] == [200, 400]  # the baseline token, then the refused step-up
+    assert json.loads(token_requests[-1].body)["error"] == "invalid_scope"
+    assert deployment.calls == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_scope_oidc_provider_leaves_out_ends_after_one_step_up(mode: str) -> None:
+    # oidc-provider does not know employees:delete here, so it grants the rest and leaves that one out
+    # (RFC 6749 §3.3). The retried call meets the same 403, the SDK does not step up again, and the
+    # caller gets our structured insufficient_scope error naming what is still missing.
+    recorder = Recorder()
+    with guarded_deployment(scopes=" ".join(GRANTABLE)) as deployment:
+        with pytest.raises(BaseException) as caught:  # the transport raises an ExceptionGroup
+            async with connect(deployment, mode, recorder) as (mcp, storage):
+                await mcp.call_tool("delete_employee", {"employee_id": 1})
+        errors = [e for e in leaves(caught.value) if isinstance(e, MCPError)]
+        assert [(e.code, e.data["missing"]) for e in errors] == [(INSUFFICIENT_SCOPE, ["employees:delete"])]
+        assert granted(storage) == {*BASELINE, "mcp:tools:call"}
+        token_requests = [e for e in recorder.exchanges if e.url == deployment.oidc.token_endpoint]
+        assert [e.status for e in token_requests] == [200, 200]  # the baseline, then one step-up: no loop
+        challenges = [e for e in recorder.to(deployment.url) if e.status == 403]
+        assert [parse_www_authenticate(e.www_authenticate or "")["error_description"] for e in challenges] == [
+            "Missing scopes: employees:delete mcp:tools:call",
+            "Missing scopes: employees:delete",
+        ]
+        assert deployment.calls == []

@@ -1,8 +1,11 @@
 // Test-only: oidc-provider on 127.0.0.1 issuing RFC 9068 JWT access tokens for one resource,
 // so the Python tests can check fastmcp-scopes against an independent, certified implementation.
 //
-// Environment: RESOURCE (the resource indicator / audience), CLIENT_ID, CLIENT_SECRET, SCOPES
-// (space separated). Listens on a free port and prints {"issuer": ...} as one JSON line on stdout.
+// Environment: RESOURCE (the resource indicator / audience), CLIENT_ID, CLIENT_SECRET, SCOPES (every
+// scope the provider knows, space separated) and CLIENT_SCOPES (those the client may obtain; default
+// SCOPES). A known scope outside CLIENT_SCOPES is refused with invalid_scope; an unknown one is left
+// out of the token (RFC 6749 §3.3 lets the server grant less than asked). Listens on a free port and
+// prints {"issuer": ...} as one JSON line on stdout.
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 
@@ -10,6 +13,7 @@ import Provider, { errors } from 'oidc-provider';
 
 const { RESOURCE, CLIENT_ID, CLIENT_SECRET } = process.env;
 const SCOPES = process.env.SCOPES ?? '';
+const CLIENT_SCOPES = process.env.CLIENT_SCOPES ?? SCOPES;
 if (!RESOURCE || !CLIENT_ID || !CLIENT_SECRET) {
   console.error('RESOURCE, CLIENT_ID and CLIENT_SECRET are required');
   process.exit(2);
@@ -30,7 +34,7 @@ server.listen(0, '127.0.0.1', () => {
         grant_types: ['client_credentials'],
         response_types: [],
         redirect_uris: [],
-        scope: SCOPES,
+        scope: CLIENT_SCOPES,
         token_endpoint_auth_method: 'client_secret_basic',
       },
     ],
