@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from graphql import (
     DocumentNode,
     GraphQLEnumType,
+    GraphQLInputField,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLInterfaceType,
@@ -40,6 +41,7 @@ from graphql import (
     graphql,
     is_input_type,
     is_introspection_type,
+    is_specified_scalar_type,
     print_ast,
     print_type,
     separate_operations,
@@ -263,9 +265,9 @@ class _SchemaBuilder:
                 prop = self.input(field.type)
                 if field.description:
                     prop = {"description": field.description, **prop}
-                if field.default_value is not Undefined:
-                    default = ast_from_value(field.default_value, field.type)
-                    prop["default"] = value_from_ast_untyped(default) if default is not None else None
+                has_default, default = _input_field_default(field)
+                if has_default:
+                    prop["default"] = default
                 elif isinstance(field.type, GraphQLNonNull):
                     required.append(name)
                 properties[name] = prop
@@ -280,6 +282,25 @@ class _SchemaBuilder:
             self.definitions[graphql_type.name] = result
             return {"$ref": f"#/$defs/{graphql_type.name}"}
         return result
+
+
+def _input_field_default(field: GraphQLInputField) -> tuple[bool, Any]:
+    """``(has a default, its JSON form)``. graphql-core 3.3 keeps an input field's default in
+    ``default`` (a literal or an external value), 3.2 in ``default_value`` (coerced); a schema built
+    from SDL also has the literal itself."""
+    node = field.ast_node
+    if node is not None and node.default_value is not None:
+        return True, value_from_ast_untyped(node.default_value)
+    default = getattr(field, "default", None)
+    if default is not None:
+        literal = getattr(default, "literal", None)
+        if literal is not None:
+            return True, value_from_ast_untyped(literal)
+        return True, getattr(default, "value", None)
+    if field.default_value is not Undefined:
+        literal = ast_from_value(field.default_value, field.type)
+        return True, value_from_ast_untyped(literal) if literal is not None else None
+    return False, None
 
 
 def _typed(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
@@ -302,7 +323,7 @@ def schema_sdl(schema: ScopedSchema | GraphQLSchema) -> str:
     pending: list[GraphQLNamedType] = [t for t in roots if t is not None]
     while pending:
         named = pending.pop()
-        if named.name in reachable or is_introspection_type(named):
+        if named.name in reachable or is_introspection_type(named) or is_specified_scalar_type(named):
             continue
         reachable.add(named.name)
         pending.extend(_referenced(graphql_schema, named))
