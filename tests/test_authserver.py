@@ -19,7 +19,7 @@ import httpx2
 import pytest
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
-from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import OAuthClientMetadata
 from pydantic import AnyUrl
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fastmcp_scopes.errors import ConfigurationError
-from fastmcp_scopes.testing.authserver import DevAuthorizationServer, LoopbackServer
+from fastmcp_scopes.testing import DevAuthorizationServer, HeadlessBrowser, LoopbackServer, MemoryTokenStorage
 from fastmcp_scopes.tokens import JWTVerifier
 
 SCOPES = ["files:read", "files:write", "admin"]
@@ -37,26 +37,6 @@ SCOPES = ["files:read", "files:write", "admin"]
 def server() -> Iterator[DevAuthorizationServer]:
     with DevAuthorizationServer(SCOPES, audience="https://default.example/mcp") as srv:
         yield srv
-
-
-class MemoryStorage:
-    """The SDK's TokenStorage protocol, in memory."""
-
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
 
 
 def resource_server(issuer: str, challenge_scope: str) -> LoopbackServer:
@@ -351,7 +331,7 @@ async def test_dynamic_registration_refuses_unknown_scopes(server: DevAuthorizat
 async def test_sdk_client_credentials_provider(server: DevAuthorizationServer) -> None:
     client = server.register_client(scopes=["files:read", "files:write"])
     assert client.client_secret is not None
-    storage = MemoryStorage()
+    storage = MemoryTokenStorage()
     async with resource_server(server.issuer, "files:read files:write") as base_url:
         provider = ClientCredentialsOAuthProvider(
             server_url=f"{base_url}/mcp",
@@ -376,7 +356,7 @@ async def test_sdk_client_credentials_provider_is_refused_extra_scopes(server: D
     async with resource_server(server.issuer, "files:read admin") as base_url:
         provider = ClientCredentialsOAuthProvider(
             server_url=f"{base_url}/mcp",
-            storage=MemoryStorage(),
+            storage=MemoryTokenStorage(),
             client_id=client.client_id,
             client_secret=client.client_secret,
             issuer=server.issuer,
@@ -386,29 +366,9 @@ async def test_sdk_client_credentials_provider_is_refused_extra_scopes(server: D
                 await http.get(f"{base_url}/mcp")
 
 
-class HeadlessBrowser:
-    """Redirect and callback handlers for OAuthClientProvider: follow the authorize URL, keep the code."""
-
-    def __init__(self) -> None:
-        self.result: AuthorizationCodeResult | None = None
-        self.authorize_urls: list[str] = []
-
-    async def redirect(self, url: str) -> None:
-        self.authorize_urls.append(url)
-        async with httpx2.AsyncClient(follow_redirects=False) as http:
-            response = await http.get(url)
-        assert response.status_code == 302, response.text
-        query = parse_qs(urlparse(response.headers["location"]).query)
-        self.result = AuthorizationCodeResult(code=query["code"][0], state=query["state"][0], iss=query["iss"][0])
-
-    async def callback(self) -> AuthorizationCodeResult:
-        assert self.result is not None
-        return self.result
-
-
 async def test_sdk_authorization_code_provider_with_dynamic_registration(server: DevAuthorizationServer) -> None:
     browser = HeadlessBrowser()
-    storage = MemoryStorage()
+    storage = MemoryTokenStorage()
     async with resource_server(server.issuer, "files:read admin") as base_url:
         provider = OAuthClientProvider(
             server_url=f"{base_url}/mcp",
