@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fastmcp_scopes import jwks, tokens
 from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
 from fastmcp_scopes.testing.authserver import OMIT, DevAuthorizationServer, LoopbackServer, SigningKey
 from fastmcp_scopes.tokens import (
@@ -348,6 +349,25 @@ async def test_symmetric_and_unusable_jwks_entries_are_ignored(server: DevAuthor
     verifier = JWTVerifier(issuer=server.issuer, jwks=document, audience=AUDIENCE)
     assert verifier.keys.kids == {server.signing_key.kid}
     assert (await verifier.verify(server.issue_token(["read"]))).scopes == ["read"]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "fitting", "unfitting"),
+    [
+        pytest.param("RS256", ["RS256", "RS512", "PS256"], ["ES256", "EdDSA", "HS256", "none"], id="rsa"),
+        pytest.param("ES256", ["ES256"], ["ES384", "ES512", "RS256", "EdDSA", "HS256"], id="p256"),
+        pytest.param("EdDSA", ["EdDSA", "Ed25519"], ["RS256", "ES256", "HS256"], id="ed25519"),
+    ],
+)
+def test_a_key_fits_only_the_algorithms_of_its_type(algorithm: Any, fitting: list[str], unfitting: list[str]) -> None:
+    key = SigningKey.generate(algorithm).private_key.public_key()
+    assert [alg for alg in fitting if jwks.fits(alg, key)] == fitting
+    assert [alg for alg in unfitting if jwks.fits(alg, key)] == []
+
+
+def test_the_key_cache_is_importable_from_tokens_as_before() -> None:
+    assert tokens.JWKSCache is jwks.JWKSCache
+    assert tokens.SUPPORTED_ALGORITHMS is jwks.SUPPORTED_ALGORITHMS
 
 
 # -- configuration ----------------------------------------------------------------------------------
