@@ -10,6 +10,7 @@ from fastmcp_scopes.decorators import requires_scopes
 from fastmcp_scopes.errors import (
     ConfigurationError,
     GraphQLScopeError,
+    GraphQLUpstreamError,
     InsufficientScopeError,
     InvalidScopeError,
     InvalidTokenError,
@@ -42,6 +43,7 @@ __all__ = [
     # errors
     "ConfigurationError",
     "GraphQLScopeError",
+    "GraphQLUpstreamError",
     "InsufficientScopeError",
     "InvalidScopeError",
     "InvalidTokenError",

@@ -6,6 +6,7 @@ ScopesError
 │   ├── InvalidScopeError                  a scope token outside RFC 6749 §3.3
 │   ├── RequirementTooComplexError         AND-combination past the alternatives cap
 │   └── GraphQLScopeError                  a schema or operation that cannot yield a requirement
+├── GraphQLUpstreamError                   an operation tool's upstream endpoint failed
 ├── InvalidTokenError                      RFC 6750 §3.1 `invalid_token` (401)
 └── InsufficientScopeError                 RFC 6750 §3.1 `insufficient_scope` (403)
 ```
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigurationError",
     "GraphQLScopeError",
+    "GraphQLUpstreamError",
     "InsufficientScopeError",
     "InvalidScopeError",
     "InvalidTokenError",
@@ -65,6 +67,19 @@ class RequirementTooComplexError(ConfigurationError):
 
 class GraphQLScopeError(ConfigurationError):
     """A GraphQL schema or operation from which no requirement can be derived (never "no scope")."""
+
+
+class GraphQLUpstreamError(ScopesError):
+    """The upstream GraphQL endpoint could not be asked or did not answer with a GraphQL response.
+
+    ``message`` is fixed, client-safe text (the tool error shows it); ``status`` is the HTTP status
+    when there was one. Raise it from a custom ``GraphQLEndpoint`` to report such a failure.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.message = message
+        self.status = status
+        super().__init__(message)
 
 
 class InvalidTokenError(ScopesError):

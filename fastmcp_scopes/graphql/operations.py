@@ -57,7 +57,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import ConfigDict
 
 from fastmcp_scopes.decorators import requires_scopes
-from fastmcp_scopes.errors import ConfigurationError, GraphQLScopeError, ScopesError
+from fastmcp_scopes.errors import ConfigurationError, GraphQLScopeError, GraphQLUpstreamError
 from fastmcp_scopes.graphql.analysis import OperationAnalysis
 from fastmcp_scopes.graphql.loading import load_schema, read_operation_files
 from fastmcp_scopes.graphql.schema import ScopedSchema
@@ -91,19 +91,6 @@ _SCALARS: Mapping[str, str] = {
 }
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _MAX_REPORTED_ERRORS = 20
-
-
-class GraphQLUpstreamError(ScopesError):
-    """The upstream GraphQL endpoint could not be asked or did not answer with a GraphQL response.
-
-    ``message`` is fixed, client-safe text (the tool error shows it); ``status`` is the HTTP status
-    when there was one. Raise it from a custom :class:`GraphQLEndpoint` to report such a failure.
-    """
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        self.message = message
-        self.status = status
-        super().__init__(message)
 
 
 class GraphQLEndpoint(Protocol):
