@@ -12,7 +12,7 @@ step-up covers the whole operation (MCP authorization, 2026-07-28).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -301,14 +301,17 @@ class ScopeGuard:
     def visible(self, method: str, own: Requirement | None, granted: GrantedScopes) -> bool:
         """Whether a listing for ``method`` shows a primitive with requirement ``own``: declared (or
         undeclared allowed) and, with ``hide_unauthorized``, callable with the caller's scopes."""
-        if own is None:
-            if self.settings.undeclared == "deny":
-                return False
-            own = Requirement.none()
+        return self.visibility(method, granted)(own)
+
+    def visibility(self, method: str, granted: GrantedScopes) -> Callable[[Requirement | None], bool]:
+        """:meth:`visible` for one listing: what does not depend on the primitive is worked out once."""
+        undeclared_shown = self.settings.undeclared == "allow"
         if not self.settings.hide_unauthorized:
-            return True
+            return lambda own: own is not None or undeclared_shown
         _, kind = METHODS[method]
-        return self._layers.call[kind].is_satisfied_by(granted) and own.is_satisfied_by(granted)
+        if not self._layers.call[kind].is_satisfied_by(granted):
+            return lambda own: False  # nothing is callable without the call layer
+        return lambda own: own.is_satisfied_by(granted) if own is not None else undeclared_shown
 
     def _decision(
         self,

@@ -234,12 +234,13 @@ class ScopeMiddleware:
         id_key = "name" if kind != "resources" else ("uriTemplate" if key == "resourceTemplates" else "uri")
         kept: list[Any] = []
         annotate = not self.guard.settings.hide_unauthorized
+        visible = self.guard.visibility(method, decision.granted)
         for item in items:
             name = item.get(id_key) if isinstance(item, dict) else None
             if not isinstance(name, str):
                 continue  # fail closed on anything we cannot identify
             known, own = self.requirement(kind, name)
-            if not known or not self.guard.visible(method, own, decision.granted):
+            if not known or not visible(own):
                 continue
             if annotate and own is not None:
                 item = {**item, "_meta": {**(item.get("_meta") or {}), META_KEY: own.to_json()}}
