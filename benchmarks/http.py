@@ -15,8 +15,10 @@ Run from the repository root::
    own process (so the client's work does not share an interpreter with the server's) and is driven
    with raw POSTs from one ``httpx2.AsyncClient`` with ``--workers`` concurrent requests,
    ``--requests`` per measurement. Many short rounds alternate the two servers (which one goes
-   first alternates too) and the median over rounds of the per-round overhead is reported, so drift
-   and bursts of other work on the machine cancel out. The tokens come from the development
+   first alternates too) and the median over rounds of the per-round overhead is reported, with the
+   middle half of the per-round figures, so drift and bursts of other work on the machine cancel
+   out. Next to requests per second, the server process's CPU time per request is printed the same
+   way: on a busy machine it moves less than wall time. The tokens come from the development
    authorization server and hold every scope, so both servers list and run the same tools. Target:
    overhead at most 5 %.
 2. **JWT.** Verifications per second, ``fastmcp_scopes.tokens.JWTVerifier.verify_token`` against
@@ -164,7 +166,9 @@ def _serve(guarded: bool, issuer: str, jwks_uri: str, conn: Connection) -> None:
         time.sleep(0.01)
     conn.send(base_url if server.started else "")
     try:
-        conn.recv()  # any message, or EOF when the parent exits
+        # "cpu" asks for this process's CPU time so far; anything else, or EOF when the parent exits, stops.
+        while conn.recv() == "cpu":
+            conn.send(time.process_time())
     except EOFError:
         pass
     finally:
@@ -177,6 +181,13 @@ class Target:
     name: str
     url: str
     tokens: list[str]
+    conn: Connection
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server's process has used so far (all its threads)."""
+        self.conn.send("cpu")
+        seconds: float = self.conn.recv()
+        return seconds
 
 
 async def _drive(http: httpx2.AsyncClient, target: Target, operation: str, count: int, workers: int) -> float:
@@ -248,11 +259,14 @@ async def http_section(args: argparse.Namespace, auth_server: DevAuthorizationSe
                 auth_server.issue_token(SCOPES, audience=url, subject=f"user-{i}", client_id=f"client-{i % 7}")
                 for i in range(args.tokens)
             ]
-            targets.append(Target(name, url, tokens))
+            targets.append(Target(name, url, tokens, parent_end))
 
         limits = httpx2.Limits(max_connections=args.workers, max_keepalive_connections=args.workers)
         rates: dict[tuple[str, str], list[float]] = {(t.name, op): [] for t in targets for op in OPERATIONS}
-        overheads: dict[str, list[float]] = {op: [] for op in OPERATIONS}
+        cpu: dict[tuple[str, str], list[float]] = {(t.name, op): [] for t in targets for op in OPERATIONS}
+        overheads: dict[tuple[str, str], list[float]] = {
+            (kind, op): [] for kind in ("wall", "cpu") for op in OPERATIONS
+        }
         async with httpx2.AsyncClient(limits=limits, timeout=30) as http:
             for target in targets:
                 await _check(http, target)
@@ -261,11 +275,17 @@ async def http_section(args: argparse.Namespace, auth_server: DevAuthorizationSe
             for round_ in range(args.rounds):
                 order = targets if round_ % 2 == 0 else targets[::-1]
                 for operation in OPERATIONS:
-                    measured = {t.name: await _drive(http, t, operation, args.requests, args.workers) for t in order}
-                    for name, rate in measured.items():
-                        rates[name, operation].append(rate)
-                    # Time per request, guarded over unguarded, minus one.
-                    overheads[operation].append(measured["without guard"] / measured["with guard"] - 1)
+                    measured: dict[str, float] = {}
+                    used: dict[str, float] = {}
+                    for target in order:
+                        before = target.cpu_seconds()
+                        measured[target.name] = await _drive(http, target, operation, args.requests, args.workers)
+                        used[target.name] = (target.cpu_seconds() - before) / args.requests * 1e6
+                        rates[target.name, operation].append(measured[target.name])
+                        cpu[target.name, operation].append(used[target.name])
+                    # Per request, guarded over unguarded, minus one: wall time, and the server's CPU time.
+                    overheads["wall", operation].append(measured["without guard"] / measured["with guard"] - 1)
+                    overheads["cpu", operation].append(used["with guard"] / used["without guard"] - 1)
     finally:
         for child, conn in processes:
             with contextlib.suppress(OSError):  # the child may be gone already
@@ -277,16 +297,31 @@ async def http_section(args: argparse.Namespace, auth_server: DevAuthorizationSe
 
     print(
         f"\n1. HTTP on 127.0.0.1: uvicorn, stateless JSON responses, JWT (RS256) auth; {args.workers} concurrent "
-        f"requests, {args.requests} per measurement, {args.rounds} interleaved rounds, medians"
+        f"requests, {args.requests} per measurement, {args.rounds} interleaved rounds; medians over rounds, "
+        "and the middle half of the per-round overheads in brackets"
     )
     for operation in OPERATIONS:
-        plain = statistics.median(rates["without guard", operation])
-        guarded = statistics.median(rates["with guard", operation])
-        overhead = statistics.median(overheads[operation]) * 100
-        spread = ", ".join(f"{o * 100:+.1f}" for o in overheads[operation])
-        print(f"  {operation:<11} without guard {plain:>8,.0f} req/s   with guard {guarded:>8,.0f} req/s")
-        print(f"  {'':<11} overhead {overhead:+6.1f} %   (target <= 5 %; per round: {spread})")
+        plain, guarded = (statistics.median(rates[name, operation]) for name in SERVERS)
+        plain_cpu, guarded_cpu = (statistics.median(cpu[name, operation]) for name in SERVERS)
+        print(f"  {operation}")
+        print(
+            f"    requests/s         without guard {plain:>8,.0f}   with guard {guarded:>8,.0f}   "
+            f"overhead {_spread(overheads['wall', operation])}   (target <= 5 %)"
+        )
+        print(
+            f"    server CPU us/req  without guard {plain_cpu:>8,.0f}   with guard {guarded_cpu:>8,.0f}   "
+            f"overhead {_spread(overheads['cpu', operation])}"
+        )
     return targets[1]
+
+
+def _spread(overheads: Sequence[float]) -> str:
+    """``+1.2 % [-3.4, +5.6]``: the median and the interquartile range, in percent."""
+    median = statistics.median(overheads) * 100
+    if len(overheads) < 2:
+        return f"{median:+6.1f} %"
+    low, _, high = (q * 100 for q in statistics.quantiles(overheads, n=4))
+    return f"{median:+6.1f} % [{low:+.1f}, {high:+.1f}]"
 
 
 # -- section 2: JWT verification against fastmcp ------------------------------------------------------
