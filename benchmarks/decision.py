@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 _ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's directory comes first on sys.path, and its siblings (jwt.py, graphql.py)
+# Run as a script, this file's directory comes first on sys.path, and its siblings (http.py, graphql.py)
 # would shadow the libraries of the same name.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]

@@ -187,7 +187,9 @@ class LoopbackServer:
         """Bind, start serving and return the base URL once uvicorn accepts connections."""
         if self._server is not None:
             raise RuntimeError("already started")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP: asyncio disables Nagle only on sockets it knows are TCP; without it every response
+        # waits for the peer's delayed ACK (about 40 ms on loopback).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, 0))
         port = sock.getsockname()[1]
