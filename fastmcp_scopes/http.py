@@ -157,7 +157,11 @@ class ScopeChallengeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"].rstrip("/") or "/"
+        path = scope["path"]
+        root_path = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :]  # mounted under a prefix: routes match below it
+        path = path.rstrip("/") or "/"
         if path == self.resource.metadata_path and scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self._send(send, 200, self._metadata, [("access-control-allow-origin", "*")])
             return

@@ -11,11 +11,14 @@ from urllib.parse import urlsplit
 
 import httpx2
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
-from fastmcp_scopes.testing import DevAuthorizationServer
+from fastmcp_scopes import ScopeGuard, parse_www_authenticate
+from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer
 from fastmcp_scopes.testing.forgery import forged_tokens
 
-from .conftest import BASELINE, GRANTABLE, Deployment, deploy
+from .conftest import BASELINE, GRANTABLE, Deployment, build_server, deploy
 
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "get_employees", "arguments": {}}}
@@ -192,8 +195,6 @@ async def test_the_connect_layer_guards_the_handshake(deployment: Deployment, ht
 
 
 def parse_scope(response: httpx2.Response) -> str:
-    from fastmcp_scopes import parse_www_authenticate
-
     return parse_www_authenticate(response.headers["www-authenticate"])["scope"]
 
 
@@ -216,3 +217,19 @@ async def test_notifications_pass_untouched(deployment: Deployment, http: httpx2
     body = {"jsonrpc": "2.0", "method": "notifications/initialized"}
     response = await post(http, deployment, body, bearer(token))
     assert response.status_code not in (401, 403)
+
+
+async def test_a_mounted_app_still_challenges(auth_server: DevAuthorizationServer, http: httpx2.AsyncClient) -> None:
+    server = build_server()
+
+    def factory(base: str) -> Any:
+        guard = ScopeGuard(issuer=auth_server.issuer, jwks_uri=auth_server.jwks_uri, resource_url=f"{base}/api/mcp")
+        guard.install(server)
+        inner = server.streamable_http_app()
+        return Starlette(routes=[Mount("/api", app=inner)], lifespan=lambda app: inner.router.lifespan_context(inner))
+
+    loopback = LoopbackServer(app_factory=factory, lifespan="on")
+    async with loopback:
+        response = await http.post(f"{loopback.base_url}/api/mcp", content=json.dumps(CALL).encode(), headers=ACCEPT)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer resource_metadata=")
