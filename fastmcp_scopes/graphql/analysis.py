@@ -1,8 +1,10 @@
 """The scope requirement of one GraphQL operation, under Apollo Federation's ``@requiresScopes`` semantics.
 
-:class:`RequiresScopesRule` is a graphql-core visitor run under :class:`~graphql.TypeInfoVisitor`, so fields are
-resolved through their schema definitions (aliases and fragments cannot hide them). It collects the
-declaration of everything the operation touches; the requirement is their AND, computed once at the end:
+The analysis is a graphql-core validation rule, :class:`RequiresScopesRule`, run in the same traversal as
+validation (:func:`scope_rule`), so fields are resolved through their schema definitions by graphql-core's
+``TypeInfo`` (aliases and fragments cannot hide them) at no second walk of the document. It records what each
+definition touches; :class:`PlanEvaluator` then expands fragment spreads per operation, and the requirement is
+the AND of every declaration reached, computed once at the end:
 
 - each selected field's definition, and its return type (lists and non-null unwrapped);
 - a fragment's type condition;
@@ -13,7 +15,8 @@ declaration of everything the operation touches; the requirement is their AND, c
   with every input field reachable from it (the value is unknown until the call), and input fields given.
 
 Fragment spreads are expanded where they are spread, so a fragment on an interface spread inside an
-object's selection only counts that object. A fragment is expanded once per context, which also stops cycles.
+object's selection only counts that object. A fragment is expanded once per set of possible types it is spread
+on, for all the operations of a document (which also stops cycles).
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from graphql import (
+    DocumentNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     GraphQLInputObjectType,
     GraphQLNamedType,
     GraphQLObjectType,
@@ -35,9 +40,10 @@ from graphql import (
     SelectionSetNode,
     TypeInfo,
     TypeInfoVisitor,
+    ValidationContext,
+    ValidationRule,
     VariableDefinitionNode,
     VariableNode,
-    Visitor,
     get_named_type,
     is_abstract_type,
     visit,
@@ -48,7 +54,19 @@ from graphql.language.visitor import SKIP, VisitorAction
 from fastmcp_scopes.graphql.directives import ScopeDeclaration, ScopeDeclarations
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
 
-__all__ = ["OperationAnalysis", "OperationKind", "RequiresScopesRule", "ScopeIndex", "analyze_operation"]
+__all__ = [
+    "DefinitionPlan",
+    "OperationAnalysis",
+    "OperationKind",
+    "PlanEvaluator",
+    "RequiresScopesRule",
+    "ScopeIndex",
+    "ScopePlans",
+    "analysis_of",
+    "analyze_operation",
+    "collect_plans",
+    "scope_rule",
+]
 
 OperationKind = Literal["query", "mutation", "subscription"]
 
@@ -62,7 +80,9 @@ class OperationAnalysis:
       ``requirement`` is empty;
     - ``origins``: for each scope of ``requirement``, the schema coordinates that impose it, in the order
       the operation reaches them (``{"employees:read": ("Query.employees", "type Employee")}``);
-    - ``definition``: the operation's AST, for callers that need its variables or text.
+    - ``definition``: the operation's AST, for callers that need its variables or text;
+    - ``fragments``: the fragment definitions it uses (directly or through other fragments), in the order
+      reached: with ``definition``, a document that runs exactly the analysed operation.
     """
 
     name: str | None
@@ -72,6 +92,13 @@ class OperationAnalysis:
     origins: Mapping[str, tuple[str, ...]] = field(hash=False)
     declarations: tuple[ScopeDeclaration, ...] = ()
     definition: OperationDefinitionNode | None = field(default=None, compare=False, repr=False)
+    fragments: tuple[FragmentDefinitionNode, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def source_name(self) -> str | None:
+        """The name of the source (file) the operation was parsed from, when its AST has locations."""
+        loc = self.definition.loc if self.definition is not None else None
+        return loc.source.name if loc is not None else None
 
     @property
     def requires_token(self) -> bool:
@@ -186,86 +213,281 @@ class ScopeIndex:
         return cached
 
 
-class RequiresScopesRule(Visitor):
-    """Collect the :class:`ScopeDeclaration` of everything an operation touches into ``collected``.
+@dataclass(frozen=True, slots=True)
+class _RelativeField:
+    """A field selected in a fragment definition outside any sub-field: the possible types it runs on are those
+    where the fragment is spread, narrowed by ``possible`` (the fragment's own type conditions)."""
 
-    Run it with ``visit(operation, TypeInfoVisitor(type_info, rule))``. It never raises: combining the
-    collected requirements (and failing past the cap) is the caller's single step afterwards.
+    possible: frozenset[str]
+    parent: GraphQLNamedType
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Spread:
+    """A fragment spread: ``possible`` is the set it is spread on, itself narrowed where the fragment is spread
+    when ``relative`` (the spread sits in a fragment definition outside any sub-field)."""
+
+    name: str
+    possible: frozenset[str]
+    relative: bool
+
+
+_Item = ScopeDeclaration | _RelativeField | _Spread
+
+
+@dataclass(slots=True)
+class DefinitionPlan:
+    """What one operation or fragment definition touches, in traversal order: declarations, fields whose
+    possible types depend on where their fragment is spread, and fragment spreads (expanded when evaluated)."""
+
+    node: OperationDefinitionNode | FragmentDefinitionNode
+    items: list[_Item] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ScopePlans:
+    """The :class:`DefinitionPlan` of every definition of a document, filled by :class:`RequiresScopesRule`."""
+
+    operations: list[DefinitionPlan] = field(default_factory=list)
+    fragments: dict[str, DefinitionPlan] = field(default_factory=dict)
+
+
+class RequiresScopesRule(ValidationRule):
+    """Record what each definition of a document touches into ``plans``: a validation rule, run in the same
+    traversal as graphql-core's :data:`~graphql.validation.specified_rules` (see :func:`scope_rule`).
+
+    Each definition is visited once. A fragment's fields directly under its type condition are recorded
+    with the possible types they can run on *within* the fragment, to be narrowed where the fragment is spread;
+    everything else it touches is independent of where it is spread. :class:`PlanEvaluator` then expands
+    spreads per operation. The rule never raises.
     """
 
-    def __init__(self, index: ScopeIndex, type_info: TypeInfo, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
-        super().__init__()
+    def __init__(self, context: ValidationContext, index: ScopeIndex, plans: ScopePlans) -> None:
+        super().__init__(context)
         self.index = index
-        self.type_info = type_info
-        self.fragments = fragments
-        self.collected: dict[str, ScopeDeclaration] = {}
-        self._possible: list[frozenset[str]] = []
-        self._expanded: set[tuple[str, frozenset[str]]] = set()
+        self.plans = plans
+        self._items: list[_Item] = []
+        # Per selection set: the possible types, and whether they are still to be narrowed by a spread's.
+        self._frames: list[tuple[frozenset[str], bool]] = []
 
-    def _add(self, declarations: Iterable[ScopeDeclaration]) -> None:
-        for declaration in declarations:
-            self.collected.setdefault(declaration.coordinate, declaration)
+    def enter_operation_definition(self, *_args: Any) -> None:
+        self._items = []
+        self._frames = []
+
+    def leave_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
+        self.plans.operations.append(DefinitionPlan(node, self._items))
+
+    def enter_fragment_definition(self, *_args: Any) -> None:
+        self._items = []
+        self._frames = []
+
+    def leave_fragment_definition(self, node: FragmentDefinitionNode, *_args: Any) -> None:
+        # Two fragments of one name are a validation error; the first is kept meanwhile.
+        self.plans.fragments.setdefault(node.name.value, DefinitionPlan(node, self._items))
 
     def _add_type(self, named_type: GraphQLNamedType | None) -> None:
         if named_type is not None:
             declaration = self.index.declarations.types.get(named_type.name)
             if declaration is not None:
-                self.collected.setdefault(declaration.coordinate, declaration)
+                self._items.append(declaration)
 
     def enter_selection_set(self, _node: SelectionSetNode, _key: Any, parent: Any, *_args: Any) -> None:
-        parent_type = self.type_info.get_parent_type()
+        parent_type = self.context.get_parent_type()
         possible = self.index.possible(parent_type)
         if isinstance(parent, InlineFragmentNode | FragmentDefinitionNode):
             self._add_type(parent_type)  # The type condition itself, which may be an interface with a directive.
-        # A fragment narrows the enclosing selection's possible types; a field starts afresh from its type.
-        if isinstance(parent, InlineFragmentNode | FragmentDefinitionNode) and self._possible:
-            enclosing = self._possible[-1]
-            # Keep the enclosing set itself when nothing is narrowed: its hash is cached for the lookups.
+        if isinstance(parent, InlineFragmentNode) and self._frames:
+            # An inline fragment narrows the enclosing selection's possible types; a field starts afresh
+            # from its type. Keep the enclosing set itself when nothing is narrowed: its hash is cached.
+            enclosing, relative = self._frames[-1]
             possible = enclosing if possible >= enclosing else possible & enclosing
-        self._possible.append(possible)
+        else:
+            relative = isinstance(parent, FragmentDefinitionNode)
+        self._frames.append((possible, relative))
 
     def leave_selection_set(self, *_args: Any) -> None:
-        self._possible.pop()
+        self._frames.pop()
 
     def enter_field(self, node: FieldNode, *_args: Any) -> None:
-        possible = self._possible[-1] if self._possible else frozenset()
-        self._add(self.index.type_contributions(possible))
-        parent = self.type_info.get_parent_type()
-        field_def = self.type_info.get_field_def()
+        possible, relative = self._frames[-1] if self._frames else (frozenset(), False)
+        parent = self.context.get_parent_type()
+        field_def = self.context.get_field_def()
         if parent is None or field_def is None:
-            return  # Unknown field: validation has already rejected the document.
-        self._add(self.index.field_contributions(possible, parent, node.name.value))
+            return  # Unknown field: validation rejects the document.
+        if relative:
+            self._items.append(_RelativeField(possible, parent, node.name.value))
+        else:
+            self._items.extend(self.index.type_contributions(possible))
+            self._items.extend(self.index.field_contributions(possible, parent, node.name.value))
         self._add_type(get_named_type(field_def.type))
 
     def enter_argument(self, node: ArgumentNode, *_args: Any) -> None:
         # A variable's type is accounted for at its definition, with everything reachable from it.
         if not isinstance(node.value, VariableNode):
-            self._add_type(get_named_type(self.type_info.get_input_type()))
+            self._add_type(get_named_type(self.context.get_input_type()))
 
     def enter_object_field(self, node: ObjectFieldNode, *_args: Any) -> None:
-        parent = get_named_type(self.type_info.get_parent_input_type())
+        parent = get_named_type(self.context.get_parent_input_type())
         if parent is not None:
             declaration = self.index.declarations.fields.get((parent.name, node.name.value))
             if declaration is not None:
-                self.collected.setdefault(declaration.coordinate, declaration)
+                self._items.append(declaration)
         if not isinstance(node.value, VariableNode):
-            self._add_type(get_named_type(self.type_info.get_input_type()))
+            self._add_type(get_named_type(self.context.get_input_type()))
 
     def enter_variable_definition(self, _node: VariableDefinitionNode, *_args: Any) -> VisitorAction:
-        named_type = get_named_type(self.type_info.get_input_type())
+        named_type = get_named_type(self.context.get_input_type())
         if named_type is not None:
-            self._add(self.index.input_closure(named_type))
+            self._items.extend(self.index.input_closure(named_type))
         return SKIP  # The default value is a literal of the same type: already covered.
 
     def enter_fragment_spread(self, node: FragmentSpreadNode, *_args: Any) -> None:
-        fragment = self.fragments.get(node.name.value)
-        if fragment is None:
-            return
-        key = (node.name.value, self._possible[-1] if self._possible else frozenset())
-        if key in self._expanded:
-            return  # Same fragment in the same context adds nothing new (AND is idempotent); stops cycles.
-        self._expanded.add(key)
-        visit(fragment, TypeInfoVisitor(self.type_info, self))
+        possible, relative = self._frames[-1] if self._frames else (frozenset(), False)
+        self._items.append(_Spread(node.name.value, possible, relative))
+
+
+def scope_rule(index: ScopeIndex, plans: ScopePlans) -> type[ValidationRule]:
+    """A :class:`RequiresScopesRule` class bound to ``index`` and ``plans``, to pass to graphql-core's
+    ``validate(schema, document, [*specified_rules, scope_rule(index, plans)])``, which builds each rule
+    from its validation context alone."""
+
+    class BoundRequiresScopesRule(RequiresScopesRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context, index, plans)
+
+    return BoundRequiresScopesRule
+
+
+class PlanEvaluator:
+    """Expand the plans of one document into each operation's declarations.
+
+    A fragment's expansion is computed once per set of possible types it is spread on and reused by every
+    operation of the document (a catalogue merged into one document shares them all). Each declaration
+    keeps the place where the operation first reaches it, as if fragments were written out where spread.
+    """
+
+    def __init__(self, index: ScopeIndex, plans: ScopePlans) -> None:
+        self.index = index
+        self.plans = plans
+        self._expanded: dict[tuple[str, frozenset[str] | None], _Expansion] = {}
+        self._pending: set[tuple[str, frozenset[str] | None]] = set()
+
+    def declarations(self, plan: DefinitionPlan) -> tuple[dict[str, ScopeDeclaration], dict[str, None]]:
+        """Declarations of an operation by coordinate, and the fragments it uses, both in the order reached."""
+        collected: dict[str, ScopeDeclaration] = {}
+        fragments: dict[str, None] = {}
+        self._collect(plan, None, collected, fragments)
+        return collected, fragments
+
+    def _collect(
+        self,
+        plan: DefinitionPlan,
+        context: frozenset[str] | None,
+        collected: dict[str, ScopeDeclaration],
+        fragments: dict[str, None],
+    ) -> None:
+        index = self.index
+        for item in plan.items:
+            if isinstance(item, ScopeDeclaration):
+                collected.setdefault(item.coordinate, item)
+                continue
+            possible = item.possible
+            if item.relative if isinstance(item, _Spread) else True:
+                possible = _narrow(context, possible)
+            if isinstance(item, _RelativeField):
+                for declaration in index.type_contributions(possible):
+                    collected.setdefault(declaration.coordinate, declaration)
+                for declaration in index.field_contributions(possible, item.parent, item.name):
+                    collected.setdefault(declaration.coordinate, declaration)
+            else:
+                expansion = self._expand(item.name, possible)
+                for declaration in expansion.declarations:
+                    collected.setdefault(declaration.coordinate, declaration)
+                fragments.update(dict.fromkeys(expansion.fragments))
+
+    def _expand(self, name: str, context: frozenset[str]) -> _Expansion:
+        key = (name, context)
+        found = self._expanded.get(key)
+        if found is not None:
+            return found
+        plan = self.plans.fragments.get(name)
+        if plan is None or key in self._pending:
+            return _EMPTY  # Unknown fragment or a cycle: validation rejects the document.
+        self._pending.add(key)
+        collected: dict[str, ScopeDeclaration] = {}
+        fragments: dict[str, None] = {name: None}
+        self._collect(plan, context, collected, fragments)
+        self._pending.discard(key)
+        found = _Expansion(tuple(collected.values()), tuple(fragments))
+        self._expanded[key] = found
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Expansion:
+    declarations: tuple[ScopeDeclaration, ...]
+    fragments: tuple[str, ...]
+
+
+_EMPTY = _Expansion((), ())
+
+
+def _narrow(context: frozenset[str] | None, possible: frozenset[str]) -> frozenset[str]:
+    if context is None:
+        return possible
+    # Keep the enclosing set itself when nothing is narrowed: its hash is cached for the lookups.
+    return context if possible >= context else possible & context
+
+
+def collect_plans(index: ScopeIndex, document: DocumentNode) -> ScopePlans:
+    """Run :class:`RequiresScopesRule` alone over ``document`` (already validated), without validation."""
+    plans = ScopePlans()
+    type_info = TypeInfo(index.schema)
+    context = ValidationContext(index.schema, document, type_info, _ignore)
+    visit(document, TypeInfoVisitor(type_info, RequiresScopesRule(context, index, plans)))
+    return plans
+
+
+def _ignore(_error: GraphQLError) -> None:
+    return None
+
+
+def analysis_of(
+    evaluator: PlanEvaluator, plan: DefinitionPlan, *, cap: int = DEFAULT_MAX_ALTERNATIVES
+) -> OperationAnalysis:
+    """The :class:`OperationAnalysis` of an operation's plan: the AND of what it touches, combined once.
+
+    Raises :class:`~fastmcp_scopes.errors.RequirementTooComplexError` past ``cap`` alternatives.
+    """
+    operation = plan.node
+    if not isinstance(operation, OperationDefinitionNode):
+        raise TypeError("analysis_of() takes an operation's plan")
+    collected, used = evaluator.declarations(plan)
+    declarations = tuple(collected.values())
+    name = operation.name.value if operation.name else None
+    # Many elements share one declared requirement: combine each distinct one once (AND is idempotent).
+    distinct = dict.fromkeys(d.requirement for d in declarations if not d.requirement.is_empty)
+    requirement = Requirement.combine_all(
+        distinct, cap=cap, where=f"operation {name}" if name else "the anonymous operation"
+    )
+    origins: dict[str, list[str]] = {scope: [] for scope in sorted(requirement.scopes)}
+    for declaration in declarations:
+        for scope in declaration.requirement.scopes:
+            if scope in origins:
+                origins[scope].append(declaration.coordinate)
+    plans = evaluator.plans.fragments
+    fragments = tuple(plans[n].node for n in used if n in plans)
+    return OperationAnalysis(
+        name=name,
+        kind=operation.operation.value,
+        requirement=requirement,
+        authenticated=any(d.authenticated for d in declarations),
+        origins={scope: tuple(coordinates) for scope, coordinates in origins.items()},
+        declarations=declarations,
+        definition=operation,
+        fragments=tuple(f for f in fragments if isinstance(f, FragmentDefinitionNode)),
+    )
 
 
 def analyze_operation(
@@ -275,35 +497,13 @@ def analyze_operation(
     *,
     cap: int = DEFAULT_MAX_ALTERNATIVES,
 ) -> OperationAnalysis:
-    """Analyse one operation of an already *validated* document.
+    """Analyse one operation of an already *validated* document, given the document's fragments.
 
     Raises :class:`~fastmcp_scopes.errors.RequirementTooComplexError` when the AND of everything touched
     has more than ``cap`` alternatives.
     """
-    type_info = TypeInfo(index.schema)
-    rule = RequiresScopesRule(index, type_info, fragments)
-    visit(operation, TypeInfoVisitor(type_info, rule))
-    declarations = tuple(rule.collected.values())
-    name = operation.name.value if operation.name else None
-    requirement = Requirement.combine_all(
-        (d.requirement for d in declarations if not d.requirement.is_empty),
-        cap=cap,
-        where=f"operation {name}" if name else "the anonymous operation",
-    )
-    origins: dict[str, list[str]] = {scope: [] for scope in sorted(requirement.scopes)}
-    for declaration in declarations:
-        for scope in declaration.requirement.scopes:
-            if scope in origins:
-                origins[scope].append(declaration.coordinate)
-    return OperationAnalysis(
-        name=name,
-        kind=operation.operation.value,
-        requirement=requirement,
-        authenticated=any(d.authenticated for d in declarations),
-        origins={scope: tuple(coordinates) for scope, coordinates in origins.items()},
-        declarations=declarations,
-        definition=operation,
-    )
+    plans = collect_plans(index, DocumentNode(definitions=(operation, *fragments.values())))
+    return analysis_of(PlanEvaluator(index, plans), plans.operations[0], cap=cap)
 
 
 def fragments_of(document: Iterable[Node]) -> dict[str, FragmentDefinitionNode]:

@@ -8,27 +8,48 @@ Operations, on the other hand, are always validated in full: one that does not v
 
 from __future__ import annotations
 
+import gc
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
+    DefinitionNode,
     DocumentNode,
+    ExecutableDefinitionNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
+    InlineFragmentNode,
     OperationDefinitionNode,
+    SelectionSetNode,
     Source,
     build_ast_schema,
     build_client_schema,
     parse,
+    print_ast,
+    specified_rules,
     validate,
     validate_schema,
 )
 from graphql.validation.validate import validate_sdl
 
 from fastmcp_scopes.errors import GraphQLScopeError
-from fastmcp_scopes.graphql.analysis import OperationAnalysis, ScopeIndex, analyze_operation, fragments_of
+from fastmcp_scopes.graphql.analysis import (
+    DefinitionPlan,
+    OperationAnalysis,
+    PlanEvaluator,
+    ScopeIndex,
+    ScopePlans,
+    analysis_of,
+    fragments_of,
+    scope_rule,
+)
 from fastmcp_scopes.graphql.directives import ScopeDeclarations, read_declarations
 from fastmcp_scopes.graphql.federation import DirectiveNames, prepare_document
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
@@ -102,39 +123,42 @@ class ScopedSchema:
         Syntax errors and schemas that cannot be built at all always raise :class:`GraphQLScopeError`.
         ``max_tokens`` and ``max_errors`` bound the work spent on each operation document.
         """
-        try:
-            document = parse(Source(sdl, source_name))
-        except GraphQLError as error:
-            raise GraphQLScopeError(f"cannot parse the schema: {_describe(error)}") from None
-        document, names = prepare_document(document)
-        problems = [_describe(error) for error in validate_sdl(document)]
-        if problems and strict:
-            raise _schema_problems_error(source_name, problems)
-        try:
-            # SDL problems are already listed; building without re-checking lets a schema with, say, a field
-            # defined twice load (the last definition wins), as other GraphQL servers do.
-            schema = build_ast_schema(document, assume_valid_sdl=True)
-        except (GraphQLError, TypeError) as error:
-            listed = [*problems, str(error)]
-            raise GraphQLScopeError(f"cannot build the schema {source_name}:\n" + _format_problems(listed)) from None
-        schema_problems = [_describe(error) for error in validate_schema(schema)]
-        problems.extend(schema_problems)
-        if problems:
-            if strict:
+        with _cycle_collection_paused():  # A schema of thousands of types is a burst of allocations.
+            try:
+                document = parse(Source(sdl, source_name))
+            except GraphQLError as error:
+                raise GraphQLScopeError(f"cannot parse the schema: {_describe(error)}") from None
+            document, names = prepare_document(document)
+            problems = [_describe(error) for error in validate_sdl(document)]
+            if problems and strict:
                 raise _schema_problems_error(source_name, problems)
-            warnings.warn(
-                f"the schema {source_name} does not pass strict validation and was loaded anyway "
-                f"(strict=False); {len(problems)} problem(s):\n{_format_problems(problems)}",
-                GraphQLSchemaWarning,
-                stacklevel=2,
-            )
-            if schema_problems:
-                # graphql-core's validate() refuses to run against a schema it found invalid; we have
-                # reported the problems, so mark this one as accepted.
-                kwargs = schema.to_kwargs()
-                kwargs["assume_valid"] = True
-                schema = GraphQLSchema(**kwargs)
-        return cls(schema, names, problems=problems, max_tokens=max_tokens, max_errors=max_errors)
+            try:
+                # SDL problems are already listed; building without re-checking lets a schema with, say, a field
+                # defined twice load (the last definition wins), as other GraphQL servers do.
+                schema = build_ast_schema(document, assume_valid_sdl=True)
+            except (GraphQLError, TypeError) as error:
+                listed = [*problems, str(error)]
+                raise GraphQLScopeError(
+                    f"cannot build the schema {source_name}:\n" + _format_problems(listed)
+                ) from None
+            schema_problems = [_describe(error) for error in validate_schema(schema)]
+            problems.extend(schema_problems)
+            if problems:
+                if strict:
+                    raise _schema_problems_error(source_name, problems)
+                warnings.warn(
+                    f"the schema {source_name} does not pass strict validation and was loaded anyway "
+                    f"(strict=False); {len(problems)} problem(s):\n{_format_problems(problems)}",
+                    GraphQLSchemaWarning,
+                    stacklevel=2,
+                )
+                if schema_problems:
+                    # graphql-core's validate() refuses to run against a schema it found invalid; we have
+                    # reported the problems, so mark this one as accepted.
+                    kwargs = schema.to_kwargs()
+                    kwargs["assume_valid"] = True
+                    schema = GraphQLSchema(**kwargs)
+            return cls(schema, names, problems=problems, max_tokens=max_tokens, max_errors=max_errors)
 
     @classmethod
     def from_introspection(
@@ -183,16 +207,8 @@ class ScopedSchema:
         Raises :class:`GraphQLScopeError` listing each problem with its location. Validation hides
         "did you mean" suggestions so that errors shown to clients do not reveal the schema.
         """
-        if isinstance(document, str):
-            try:
-                document = parse(Source(document, source_name), max_tokens=self.max_tokens)
-            except GraphQLError as error:
-                raise GraphQLScopeError(f"cannot parse {source_name}: {_describe(error)}") from None
-        errors = validate(self.schema, document, max_errors=self.max_errors, hide_suggestions=True)
-        if errors:
-            raise GraphQLScopeError(
-                f"{source_name} does not validate against the schema:\n" + _format_problems(map(_describe, errors))
-            )
+        document = self._parse(document, source_name)
+        self._validate(document, source_name, None)
         return document
 
     def operations(
@@ -207,13 +223,11 @@ class ScopedSchema:
         Raises :class:`GraphQLScopeError` for a document that does not parse or validate (fragment cycles
         included) and :class:`~fastmcp_scopes.errors.RequirementTooComplexError` past ``cap``.
         """
-        document = self.parse_operations(document, source_name=source_name)
-        fragments = fragments_of(document.definitions)
-        return tuple(
-            analyze_operation(self._index, operation, fragments, cap=cap)
-            for operation in document.definitions
-            if isinstance(operation, OperationDefinitionNode)
-        )
+        document = self._parse(document, source_name)
+        plans = ScopePlans()
+        self._validate(document, source_name, plans)
+        evaluator = PlanEvaluator(self._index, plans)
+        return tuple(analysis_of(evaluator, plan, cap=cap) for plan in plans.operations)
 
     def analyze(
         self,
@@ -228,25 +242,28 @@ class ScopedSchema:
         Raises :class:`GraphQLScopeError` for an unknown operation name, a missing name when the document
         holds several operations, or a document that does not validate.
         """
-        document = self.parse_operations(document, source_name=source_name)
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        named = [op.name.value for op in operations if op.name]
+        document = self._parse(document, source_name)
+        plans = ScopePlans()
+        self._validate(document, source_name, plans)
+        operations = plans.operations
+        named = [_operation_name(plan) for plan in operations]
+        listed = ", ".join(n for n in named if n)
         if operation_name is None:
             if len(operations) != 1:
                 raise GraphQLScopeError(
-                    f"{source_name} holds {len(operations)} operations ({', '.join(named) or 'none named'}); "
+                    f"{source_name} holds {len(operations)} operations ({listed or 'none named'}); "
                     "give the operation name"
                 )
-            operation = operations[0]
+            plan = operations[0]
         else:
-            found = next((op for op in operations if op.name and op.name.value == operation_name), None)
+            found = next((p for p, n in zip(operations, named, strict=True) if n == operation_name), None)
             if found is None:
                 raise GraphQLScopeError(
                     f"{source_name} has no operation named {operation_name!r}; "
-                    f"it holds: {', '.join(named) or 'no named operation'}"
+                    f"it holds: {listed or 'no named operation'}"
                 )
-            operation = found
-        return analyze_operation(self._index, operation, fragments_of(document.definitions), cap=cap)
+            plan = found
+        return analysis_of(PlanEvaluator(self._index, plans), plan, cap=cap)
 
     def requirement(
         self,
@@ -267,13 +284,258 @@ class ScopedSchema:
             raise GraphQLScopeError(f"cannot read {path}: {error}") from None
         return self.operations(text, cap=cap, source_name=str(path))
 
+    def analyze_catalogue(
+        self,
+        documents: Iterable[tuple[str | Path, str | DocumentNode]],
+        *,
+        cap: int = DEFAULT_MAX_ALTERNATIVES,
+    ) -> dict[str, OperationAnalysis]:
+        """Analyse a catalogue of operation documents, ``(source name, text or AST)`` pairs such as
+        :func:`~fastmcp_scopes.graphql.read_operation_files` returns: every operation by name, in catalogue order.
+
+        The result is what :meth:`operations` gives for each document on its own, but the whole catalogue is
+        validated (every one of graphql-core's rules) and analysed in one traversal, which is what makes a
+        large catalogue start quickly. Each document must stand on its own: it may use only fragments it
+        defines, and must use each. A fragment defined with the same name and text in several documents is
+        analysed once. Each analysis's :attr:`~OperationAnalysis.source_name` names its document.
+
+        Raises :class:`GraphQLScopeError` listing every problem, each with its place (``file:line:column``)
+        and the operation or fragment holding it: a document that does not parse or validate, an anonymous
+        operation (a catalogue is keyed by name), two operations of one name, and one fragment name defined
+        differently in two documents; and :class:`~fastmcp_scopes.errors.RequirementTooComplexError` past
+        ``cap``.
+        """
+        with _cycle_collection_paused():
+            return self._analyze_catalogue(documents, cap)
+
+    def _analyze_catalogue(
+        self, documents: Iterable[tuple[str | Path, str | DocumentNode]], cap: int
+    ) -> dict[str, OperationAnalysis]:
+        parsed: list[DocumentNode] = []
+        syntax: list[str] = []
+        for source_name, document in documents:
+            try:
+                parsed.append(self._parse(document, str(source_name)))
+            except GraphQLScopeError as error:
+                syntax.append(str(error))
+        if syntax:
+            raise GraphQLScopeError("the operation catalogue does not parse:\n" + _format_problems(syntax))
+        merged, errors = _merge_catalogue(parsed)
+        plans = ScopePlans()
+        # Validated even after a merging problem, so that one start-up reports every problem.
+        errors.extend(
+            validate(self.schema, merged, self._rules(plans), max_errors=self.max_errors, hide_suggestions=True)
+        )
+        if errors:
+            places = _Places(parsed)
+            listed = [f"{_describe(error)}{places.label(error)}" for error in places.ordered(errors)]
+            raise GraphQLScopeError(
+                f"the operation catalogue ({len(parsed)} document(s)) does not validate against the schema; "
+                f"{len(listed)} problem(s):\n{_format_problems(listed)}"
+            )
+        evaluator = PlanEvaluator(self._index, plans)
+        return {_operation_name(plan) or "": analysis_of(evaluator, plan, cap=cap) for plan in plans.operations}
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _parse(self, document: str | DocumentNode, source_name: str) -> DocumentNode:
+        if isinstance(document, DocumentNode):
+            return document
+        try:
+            return parse(Source(document, source_name), max_tokens=self.max_tokens)
+        except GraphQLError as error:
+            raise GraphQLScopeError(f"cannot parse {source_name}: {_describe(error)}") from None
+
+    def _rules(self, plans: ScopePlans | None) -> list[type[ASTValidationRule]]:
+        if plans is None:
+            return list(specified_rules)
+        # The scope rule shares validation's traversal: one walk of the document answers both.
+        return [*specified_rules, scope_rule(self._index, plans)]
+
+    def _validate(self, document: DocumentNode, source_name: str, plans: ScopePlans | None) -> None:
+        errors = validate(self.schema, document, self._rules(plans), max_errors=self.max_errors, hide_suggestions=True)
+        if errors:
+            raise GraphQLScopeError(
+                f"{source_name} does not validate against the schema:\n" + _format_problems(map(_describe, errors))
+            )
+
+
+@contextmanager
+def _cycle_collection_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while building many long-lived objects at start-up.
+
+    Parsing and validating allocate hundreds of thousands of objects that survive, and each such burst triggers
+    full collections that traverse every object already alive, the loaded schema included: they cost more than
+    the work itself. What is built here is freed by reference counting; the collector resumes afterwards
+    (unless it was already disabled, which is left as it was).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
 
 def _describe(error: GraphQLError) -> str:
-    """The message with its locations (``source:line:column``), which graphql-core's str() spreads over lines."""
+    """The message with its locations (``source:line:column``), which graphql-core's str() spreads over lines.
+
+    Each node is placed in its own source: in a catalogue, one error can point into two files.
+    """
     places = []
-    if error.source is not None and error.locations:
+    if error.nodes and any(node.loc is not None for node in error.nodes):
+        for node in error.nodes:
+            if node.loc is not None:
+                location = node.loc.source.get_location(node.loc.start)
+                places.append(f"{node.loc.source.name}:{location.line}:{location.column}")
+    elif error.source is not None and error.locations:
         places = [f"{error.source.name}:{loc.line}:{loc.column}" for loc in error.locations]
     return f"{error.message} ({', '.join(places)})" if places else error.message
+
+
+def _operation_name(plan: DefinitionPlan) -> str | None:
+    name = plan.node.name
+    return name.value if name is not None else None
+
+
+def _merge_catalogue(documents: Sequence[DocumentNode]) -> tuple[DocumentNode, list[GraphQLError]]:
+    """One document holding every definition of ``documents``, and the problems that merging reveals.
+
+    A fragment defined in several documents with the same text is kept once; with different texts, it is an
+    error naming both. Anonymous operations are left out and reported: a catalogue is keyed by name, and
+    graphql-core would read one as "must be the only operation". Since validation sees one document, rules that
+    hold per document are checked here across documents: a document may not use a fragment that only another
+    one defines, nor define a fragment that only another one uses.
+    """
+    merged: list[DefinitionNode] = []
+    errors: list[GraphQLError] = []
+    owners: dict[str, tuple[int, FragmentDefinitionNode]] = {}
+    for number, document in enumerate(documents):
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode) and definition.name is None:
+                errors.append(
+                    GraphQLError("A catalogue operation needs a name (the catalogue is keyed by it).", definition)
+                )
+                continue
+            if isinstance(definition, FragmentDefinitionNode):
+                owner = owners.setdefault(definition.name.value, (number, definition))
+                if owner[0] != number:
+                    if print_ast(owner[1]) != print_ast(definition):
+                        errors.append(
+                            GraphQLError(
+                                f"Fragment '{definition.name.value}' is defined differently in two documents; "
+                                "a fragment shared by name must be the same.",
+                                [owner[1], definition],
+                            )
+                        )
+                    continue  # The same fragment: the first definition stands for both.
+            merged.append(definition)
+    errors.extend(_fragment_scope_errors(documents, owners))
+    return DocumentNode(definitions=tuple(merged)), errors
+
+
+def _fragment_scope_errors(
+    documents: Sequence[DocumentNode], owners: Mapping[str, tuple[int, FragmentDefinitionNode]]
+) -> list[GraphQLError]:
+    # What graphql-core's KnownFragmentNamesRule and NoUnusedFragmentsRule would say of each document alone,
+    # and cannot see in the merged one; what they can see there, they report themselves.
+    errors: list[GraphQLError] = []
+    reachable: list[set[str]] = []
+    for document in documents:
+        own = fragments_of(document.definitions)
+        spreads = {
+            id(d): _spreads(d.selection_set) for d in document.definitions if isinstance(d, ExecutableDefinitionNode)
+        }
+        for definition in document.definitions:
+            for spread in spreads.get(id(definition), ()):
+                if spread.name.value not in own and spread.name.value in owners:
+                    errors.append(GraphQLError(f"Unknown fragment '{spread.name.value}'.", spread))
+        seen: set[str] = set()
+        pending = [
+            spread.name.value
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode)
+            for spread in spreads[id(d)]
+        ]
+        while pending:
+            name = pending.pop()
+            if name in seen or name not in own:
+                continue
+            seen.add(name)
+            pending.extend(spread.name.value for spread in spreads[id(own[name])])
+        reachable.append(seen)
+    used_anywhere = set().union(*reachable)
+    for number, document in enumerate(documents):
+        for definition in document.definitions:
+            if isinstance(definition, FragmentDefinitionNode) and definition.name.value not in reachable[number]:
+                kept = owners[definition.name.value][1] is definition
+                if not kept or definition.name.value in used_anywhere:
+                    errors.append(GraphQLError(f"Fragment '{definition.name.value}' is never used.", definition))
+    return errors
+
+
+def _spreads(selection_set: SelectionSetNode | None) -> list[FragmentSpreadNode]:
+    found: list[FragmentSpreadNode] = []
+    pending = [selection_set] if selection_set is not None else []
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FragmentSpreadNode):
+                found.append(selection)
+            elif isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set is not None:
+                pending.append(selection.selection_set)
+    return found
+
+
+class _Places:
+    """Which document, and which operation or fragment of it, a catalogue error points into."""
+
+    def __init__(self, documents: Sequence[DocumentNode]) -> None:
+        self._documents: dict[int, int] = {}
+        self._definitions: dict[int, list[tuple[int, int, str]]] = {}
+        for number, document in enumerate(documents):
+            for definition in document.definitions:
+                if definition.loc is None:
+                    continue
+                self._documents.setdefault(id(definition.loc.source), number)
+                label = _label(definition)
+                if label:
+                    spans = self._definitions.setdefault(id(definition.loc.source), [])
+                    spans.append((definition.loc.start, definition.loc.end, label))
+
+    def _first(self, error: GraphQLError) -> tuple[int, int] | None:
+        for node in error.nodes or ():
+            if node.loc is not None:
+                return id(node.loc.source), node.loc.start
+        return None
+
+    def ordered(self, errors: Iterable[GraphQLError]) -> list[GraphQLError]:
+        """``errors`` by document, then place; errors with no place last, in their order."""
+
+        def key(error: GraphQLError) -> tuple[int, int]:
+            first = self._first(error)
+            if first is None:
+                return (len(self._documents) + 1, 0)
+            return (self._documents.get(first[0], len(self._documents)), first[1])
+
+        return sorted(errors, key=key)
+
+    def label(self, error: GraphQLError) -> str:
+        """`` in query Name`` or `` in fragment Name``, for the definition holding the error's first node."""
+        first = self._first(error)
+        if first is not None:
+            for start, end, label in self._definitions.get(first[0], ()):
+                if start <= first[1] < end:
+                    return f" in {label}"
+        return ""
+
+
+def _label(definition: DefinitionNode) -> str | None:
+    if isinstance(definition, OperationDefinitionNode) and definition.name is not None:
+        return f"{definition.operation.value} {definition.name.value}"
+    if isinstance(definition, FragmentDefinitionNode):
+        return f"fragment {definition.name.value}"
+    return None
 
 
 def _format_problems(problems: Any) -> str:
