@@ -6,6 +6,9 @@ Subcommands:
   them), the alternatives of its requirement and the schema elements that impose each scope, as a table,
   or with ``--json`` as one object keyed by operation name.
 
+- ``server MODULE:ATTRIBUTE``: for each tool, prompt and resource of an MCP SDK ``MCPServer``, its own
+  requirement and what a call needs with the layered scopes (settings from ``FASTMCP_SCOPES_*``).
+
 Exit status: 0 on success, 1 when the schema or an operation cannot yield a requirement (the error goes
 to stderr), 2 for usage errors.
 """
@@ -13,6 +16,7 @@ to stderr), 2 for usage errors.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import warnings
@@ -54,6 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"fail when a requirement has more than N alternatives (default {DEFAULT_MAX_ALTERNATIVES})",
     )
     graphql.set_defaults(command=_graphql)
+
+    server = subcommands.add_parser(
+        "server",
+        help="print the scopes each tool, prompt and resource of a server needs",
+        description="Import an MCPServer and print its scope table (settings from FASTMCP_SCOPES_*).",
+    )
+    server.add_argument("target", metavar="MODULE:ATTRIBUTE", help="where the server is, e.g. app.server:mcp")
+    server.add_argument("--json", action="store_true", help="print one JSON object keyed by kind and name")
+    server.set_defaults(command=_server)
     return parser
 
 
@@ -94,6 +107,46 @@ def _graphql(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write("\n")
     else:
         out.write(_table(results))
+    return 0
+
+
+def _server(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from fastmcp_scopes.adapters.mcpserver import ScopeMiddleware
+    from fastmcp_scopes.policy import ScopeGuard
+
+    module_name, _, attribute = arguments.target.partition(":")
+    if not module_name or not attribute:
+        raise ConfigurationError(f"expected MODULE:ATTRIBUTE, got {arguments.target!r}")
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        server = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ConfigurationError(f"cannot load {arguments.target!r}: {error}") from error
+    guard = ScopeGuard()
+    call_methods = {"tools": "tools/call", "prompts": "prompts/get", "resources": "resources/read"}
+    rows: dict[str, dict[str, Any]] = {}
+    for kind, name, own in ScopeMiddleware(guard, server).primitives():
+        layers = guard.layer_requirement(call_methods[kind])
+        call = layers if own is None else layers.combine(own, cap=guard.settings.max_alternatives)
+        rows[f"{kind}:{name}"] = {
+            "declared": own is not None,
+            "own": own.to_json() if own is not None else None,
+            "call": call.to_json(),
+        }
+    if arguments.json:
+        json.dump(rows, out, indent=2)
+        out.write("\n")
+        return 0
+    header = ("PRIMITIVE", "ALT", "OWN SCOPES", "A CALL NEEDS")
+    lines: list[tuple[str, str, str, str]] = []
+    for key, row in rows.items():
+        own_alternatives = row["own"] or [["(undeclared)"]]
+        for number, alternative in enumerate(own_alternatives, start=1):
+            needs = " ".join(row["call"][number - 1]) if number <= len(row["call"]) else ""
+            lines.append((key if number == 1 else "", str(number), " ".join(alternative) or "(no scope)", needs))
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(3)]
+    for line in [header, *lines]:
+        out.write("  ".join([*(c.ljust(w) for c, w in zip(line[:3], widths, strict=True)), line[3]]).rstrip() + "\n")
     return 0
 
 

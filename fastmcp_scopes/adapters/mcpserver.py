@@ -149,6 +149,12 @@ class ScopeMiddleware:
         self._cache: dict[tuple[Kind, str], tuple[ScopeDeclaration | None, Requirement | None]] = {}
         self._clock = clock
 
+    def primitives(self) -> Iterator[tuple[Kind, str, Requirement | None]]:
+        """Every registered primitive with its own requirement (``None``: undeclared), resolving each
+        declaration: a requirement that cannot be computed raises here, at start-up."""
+        for kind, name in self._registry.names():
+            yield kind, name, self.requirement(kind, name)[1]
+
     def requirement(self, kind: Kind, name: str) -> tuple[bool, Requirement | None]:
         """``(known, own requirement)`` of a registered primitive, cached per declaration object."""
         known, _, own = self._lookup(kind, name)
@@ -258,12 +264,7 @@ def install(guard: ScopeGuard, server: Any) -> InstallReport:
     if any(isinstance(m, ScopeMiddleware) for m in server.middleware):
         raise RuntimeError("a ScopeGuard is already installed on this server")
     middleware = ScopeMiddleware(guard, server)
-    undeclared: list[str] = []
-    for kind, name in middleware._registry.names():
-        # Resolve every declaration now: a requirement that cannot be computed stops start-up.
-        _, own = middleware.requirement(kind, name)
-        if own is None:
-            undeclared.append(f"{kind}:{name}")
+    undeclared = [f"{kind}:{name}" for kind, name, own in middleware.primitives() if own is None]
     if undeclared:
         policy = "refused" if guard.settings.undeclared == "deny" else "allowed under the layered scopes"
         logger.warning("fastmcp-scopes: no scopes declared for %s (%s)", ", ".join(undeclared), policy)
