@@ -15,6 +15,7 @@ or over stdio for local use, granting scopes through configuration::
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any
 
@@ -67,12 +68,19 @@ def check_in(name: str) -> str:
     return f"Ask {name} how they are feeling today."
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description="The employees server, guarded by fastmcp-scopes.")
+    parser.add_argument("--stdio", action="store_true", help="serve over stdio instead of streamable HTTP")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port on 127.0.0.1 (default 8000)")
+    arguments = parser.parse_args(argv)
     report = ScopeGuard().install(mcp)
     if report.undeclared:
         print("undeclared:", ", ".join(report.undeclared), file=sys.stderr)
-    mcp.run("stdio" if "--stdio" in sys.argv else "streamable-http")
+    if arguments.stdio:
+        mcp.run("stdio")
+    else:
+        mcp.run("streamable-http", host="127.0.0.1", port=arguments.port)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
