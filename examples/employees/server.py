@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 
 from examples.employees.api import EmployeesAPI
 from fastmcp_scopes import ScopeGuard
-from fastmcp_scopes.graphql.operations import GraphQLCoreEndpoint, add_operation_tools
+from fastmcp_scopes.graphql import GraphQLCoreEndpoint, add_operation_tools
 
 HERE = Path(__file__).parent
 SCHEMA = HERE / "schema.graphql"

@@ -7,43 +7,26 @@
 >>> str(schema.requirement("{ employees { name salary } }"))
 '(employees:read AND hr:read) OR (admin AND employees:read)'
 
-Everything here depends on graphql-core only (URL loading imports ``httpx2`` when used), except the
-operation tools (:mod:`fastmcp_scopes.graphql.operations`), which need the MCP SDK and are imported on
-first use.
+Everything here depends on graphql-core only (URL loading and :class:`HTTPGraphQLEndpoint` import
+``httpx2`` when used), except the operation tools (:mod:`fastmcp_scopes.graphql.operations`), which
+need the MCP SDK and are imported on first use.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from fastmcp_scopes.errors import GraphQLUpstreamError
 from fastmcp_scopes.graphql.analysis import OperationAnalysis, OperationKind, RequiresScopesRule
 from fastmcp_scopes.graphql.directives import ScopeDeclaration
+from fastmcp_scopes.graphql.endpoints import GraphQLCoreEndpoint, GraphQLEndpoint, HTTPGraphQLEndpoint
 from fastmcp_scopes.graphql.federation import DirectiveNames
+from fastmcp_scopes.graphql.input_schema import operation_input_schema
 from fastmcp_scopes.graphql.loading import SCHEMA_ENV_VAR, load_schema, load_schema_async, read_operation_files
 from fastmcp_scopes.graphql.schema import DEFAULT_MAX_ERRORS, DEFAULT_MAX_TOKENS, GraphQLSchemaWarning, ScopedSchema
 
 if TYPE_CHECKING:
-    from fastmcp_scopes.graphql.operations import (
-        GraphQLCoreEndpoint,
-        GraphQLEndpoint,
-        GraphQLUpstreamError,
-        HTTPGraphQLEndpoint,
-        add_operation_tools,
-        operation_input_schema,
-        schema_sdl,
-    )
-
-_OPERATION_TOOLS = frozenset(
-    {
-        "GraphQLCoreEndpoint",
-        "GraphQLEndpoint",
-        "GraphQLUpstreamError",
-        "HTTPGraphQLEndpoint",
-        "add_operation_tools",
-        "operation_input_schema",
-        "schema_sdl",
-    }
-)
+    from fastmcp_scopes.graphql.operations import add_operation_tools, schema_sdl
 
 __all__ = [
     # loading
@@ -61,20 +44,22 @@ __all__ = [
     "OperationKind",
     "RequiresScopesRule",
     "ScopeDeclaration",
-    # operations as MCP tools (imports the MCP SDK)
+    # running operations, and their variables as JSON Schema
     "GraphQLCoreEndpoint",
     "GraphQLEndpoint",
     "GraphQLUpstreamError",
     "HTTPGraphQLEndpoint",
-    "add_operation_tools",
     "operation_input_schema",
+    # operations as MCP tools (import the MCP SDK, on first use)
+    "add_operation_tools",
     "schema_sdl",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # The analysis core imports no server framework; the operation tools, which do, load on first use.
-    if name in _OPERATION_TOOLS:
+    # Only names not imported above get here: the listed ones are the operation tools, which import the
+    # MCP SDK (the analysis core must not), so they load on first use.
+    if name in __all__:
         from fastmcp_scopes.graphql import operations
 
         return getattr(operations, name)

@@ -7,8 +7,8 @@ operation's, derived from the schema's ``@requiresScopes`` when the tools are bu
 decorated tool. Two optional built-ins: ``get_schema`` (the SDL) and ``execute_graphql`` (an ad-hoc
 operation whose requirement is computed from its text on each call, before it runs).
 
-The upstream call never carries the caller's token: MCP forbids token passthrough (MCP authorization,
-"Access Token Privilege Restriction"). Upstream credentials are configured separately (``headers=``).
+Where the operations run is :mod:`fastmcp_scopes.graphql.endpoints` (never with the caller's token);
+their input schemas come from :mod:`fastmcp_scopes.graphql.input_schema`.
 
 Unlike the rest of :mod:`fastmcp_scopes.graphql`, this module depends on the MCP SDK (``MCPServer``).
 """
@@ -19,37 +19,25 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from graphql import (
     DocumentNode,
-    GraphQLEnumType,
-    GraphQLInputField,
     GraphQLInputObjectType,
-    GraphQLInputType,
     GraphQLInterfaceType,
-    GraphQLList,
     GraphQLNamedType,
-    GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLScalarType,
     GraphQLSchema,
     GraphQLUnionType,
     OperationDefinitionNode,
-    Undefined,
     get_named_type,
-    graphql,
-    is_input_type,
     is_introspection_type,
     is_specified_scalar_type,
     print_ast,
     print_type,
     separate_operations,
-    type_from_ast,
-    value_from_ast_untyped,
 )
 from graphql.execution import get_variable_values
-from graphql.utilities import ast_from_value
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
@@ -59,6 +47,8 @@ from pydantic import ConfigDict
 from fastmcp_scopes.decorators import requires_scopes
 from fastmcp_scopes.errors import ConfigurationError, GraphQLScopeError, GraphQLUpstreamError
 from fastmcp_scopes.graphql.analysis import OperationAnalysis
+from fastmcp_scopes.graphql.endpoints import GraphQLEndpoint, HTTPGraphQLEndpoint
+from fastmcp_scopes.graphql.input_schema import operation_input_schema
 from fastmcp_scopes.graphql.loading import load_schema, read_operation_files
 from fastmcp_scopes.graphql.schema import ScopedSchema
 from fastmcp_scopes.policy import ScopeGuard
@@ -67,12 +57,7 @@ from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
 __all__ = [
     "EXECUTE_GRAPHQL",
     "GET_SCHEMA",
-    "GraphQLCoreEndpoint",
-    "GraphQLEndpoint",
-    "GraphQLUpstreamError",
-    "HTTPGraphQLEndpoint",
     "add_operation_tools",
-    "operation_input_schema",
     "schema_sdl",
     "snake_case",
 ]
@@ -82,220 +67,13 @@ GET_SCHEMA = "get_schema"
 EXECUTE_GRAPHQL = "execute_graphql"
 """Name of the built-in tool running an ad-hoc operation."""
 
-_SCALARS: Mapping[str, str] = {
-    "Int": "integer",
-    "Float": "number",
-    "String": "string",
-    "ID": "string",
-    "Boolean": "boolean",
-}
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _MAX_REPORTED_ERRORS = 20
-
-
-class GraphQLEndpoint(Protocol):
-    """Where operations run: ``await endpoint(query, operation_name, variables)`` returns a GraphQL
-    response (``{"data": ..., "errors": [...]}``), or raises :class:`GraphQLUpstreamError`."""
-
-    async def __call__(
-        self, query: str, operation_name: str | None, variables: Mapping[str, Any]
-    ) -> Mapping[str, Any]: ...
-
-
-class GraphQLCoreEndpoint:
-    """An in-process endpoint: graphql-core executes against ``schema`` (tests, demos, embedded APIs)."""
-
-    def __init__(self, schema: GraphQLSchema, *, root_value: Any = None, context_value: Any = None) -> None:
-        self.schema = schema
-        self.root_value = root_value
-        self.context_value = context_value
-
-    async def __call__(self, query: str, operation_name: str | None, variables: Mapping[str, Any]) -> Mapping[str, Any]:
-        result = await graphql(
-            self.schema,
-            query,
-            root_value=self.root_value,
-            context_value=self.context_value,
-            variable_values=dict(variables),
-            operation_name=operation_name,
-        )
-        return result.formatted
-
-
-class HTTPGraphQLEndpoint:
-    """A GraphQL-over-HTTP endpoint: ``POST {"query", "operationName", "variables"}`` as JSON.
-
-    ``headers`` are the upstream credentials and the only ones sent: the caller's ``Authorization``
-    is never forwarded (MCP forbids token passthrough). Redirects are not followed, so the headers
-    go to ``url`` only.
-    """
-
-    def __init__(self, url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 30.0) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"a GraphQL endpoint URL must be http(s), got {url!r}")
-        self.url = url
-        self.headers = dict(headers or {})
-        self.timeout = timeout
-
-    def __repr__(self) -> str:
-        return f"HTTPGraphQLEndpoint({self.url!r}, headers=[{', '.join(sorted(self.headers))}])"  # names, not values
-
-    async def __call__(self, query: str, operation_name: str | None, variables: Mapping[str, Any]) -> Mapping[str, Any]:
-        import httpx2
-
-        payload = {"query": query, "operationName": operation_name, "variables": dict(variables)}
-        headers = {"accept": "application/graphql-response+json, application/json", **self.headers}
-        try:
-            # A client per call: nothing to close at shutdown, and no state shared between callers.
-            async with httpx2.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                response = await client.post(self.url, json=payload, headers=headers)
-        except httpx2.HTTPError:
-            raise GraphQLUpstreamError("the GraphQL endpoint could not be reached") from None
-        if not 200 <= response.status_code < 300:
-            # The status only: an error page may describe the upstream's internals.
-            status = response.status_code
-            raise GraphQLUpstreamError(f"the GraphQL endpoint answered HTTP {status}", status=status)
-        try:
-            body = response.json()
-        except ValueError:
-            raise GraphQLUpstreamError("the GraphQL endpoint did not answer with JSON") from None
-        if not isinstance(body, Mapping):
-            raise GraphQLUpstreamError("the GraphQL endpoint did not answer with a GraphQL response")
-        return body
 
 
 def snake_case(name: str) -> str:
     """``GetEmployees`` → ``get_employees``, ``getHTTPStatus`` → ``get_http_status``."""
     return _WORD_BOUNDARY.sub("_", name).lower()
-
-
-# -- input schemas ----------------------------------------------------------------------------------
-
-
-def operation_input_schema(schema: GraphQLSchema, operation: OperationDefinitionNode) -> dict[str, Any]:
-    """The JSON Schema (2020-12) of an operation's variables, as a tool's ``inputSchema``.
-
-    Int → integer, Float → number, String and ID → string, Boolean → boolean, enums → their value
-    names, input objects → objects (non-null fields without default required), lists → arrays, custom
-    scalars → unconstrained; nullable types also accept ``null``; defaults become ``default``.
-    Non-null variables without a default are required. A recursive input object is given once under
-    ``$defs`` and referenced.
-
-    Raises:
-        GraphQLScopeError: a variable whose type the schema does not define.
-    """
-    builder = _SchemaBuilder()
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for variable in operation.variable_definitions or ():
-        name = variable.variable.name.value
-        graphql_type = type_from_ast(schema, variable.type)
-        if not is_input_type(graphql_type):
-            raise GraphQLScopeError(f"variable ${name} has a type the schema does not define as an input type")
-        prop = builder.input(graphql_type)
-        description = getattr(variable, "description", None)  # operation descriptions: graphql-core 3.3+
-        if description is not None:
-            prop = {"description": description.value, **prop}
-        if variable.default_value is not None:
-            prop["default"] = value_from_ast_untyped(variable.default_value)
-        elif isinstance(graphql_type, GraphQLNonNull):
-            required.append(name)
-        properties[name] = prop
-    result: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        result["required"] = required
-    result["additionalProperties"] = False
-    if builder.definitions:
-        result["$defs"] = builder.definitions
-    return result
-
-
-class _SchemaBuilder:
-    def __init__(self) -> None:
-        self.definitions: dict[str, Any] = {}
-        self._expanding: list[str] = []
-
-    def input(self, graphql_type: GraphQLInputType) -> dict[str, Any]:
-        if isinstance(graphql_type, GraphQLNonNull):
-            return self._of(graphql_type.of_type, nullable=False)
-        return self._of(graphql_type, nullable=True)
-
-    def _of(self, graphql_type: Any, *, nullable: bool) -> dict[str, Any]:
-        if isinstance(graphql_type, GraphQLList):
-            return _typed({"type": "array", "items": self.input(graphql_type.of_type)}, nullable)
-        if isinstance(graphql_type, GraphQLEnumType):
-            values: list[Any] = list(graphql_type.values)
-            return (
-                {"type": ["string", "null"], "enum": [*values, None]}
-                if nullable
-                else {"type": "string", "enum": values}
-            )
-        if isinstance(graphql_type, GraphQLInputObjectType):
-            if graphql_type.name in self._expanding or graphql_type.name in self.definitions:
-                self.definitions.setdefault(graphql_type.name, {})  # filled when its expansion ends
-                ref = {"$ref": f"#/$defs/{graphql_type.name}"}
-                return {"anyOf": [ref, {"type": "null"}]} if nullable else ref
-            return _typed(self._object(graphql_type), nullable)
-        if isinstance(graphql_type, GraphQLScalarType):
-            json_type = _SCALARS.get(graphql_type.name)
-            if json_type is None:
-                return {}  # A custom scalar: its JSON form is the scalar's own business.
-            return _typed({"type": json_type}, nullable)
-        raise GraphQLScopeError(f"{graphql_type} is not an input type")
-
-    def _object(self, graphql_type: GraphQLInputObjectType) -> dict[str, Any]:
-        self._expanding.append(graphql_type.name)
-        try:
-            properties: dict[str, Any] = {}
-            required: list[str] = []
-            for name, field in graphql_type.fields.items():
-                prop = self.input(field.type)
-                if field.description:
-                    prop = {"description": field.description, **prop}
-                has_default, default = _input_field_default(field)
-                if has_default:
-                    prop["default"] = default
-                elif isinstance(field.type, GraphQLNonNull):
-                    required.append(name)
-                properties[name] = prop
-        finally:
-            self._expanding.pop()
-        result: dict[str, Any] = {"type": "object", "properties": properties}
-        if required:
-            result["required"] = required
-        result["additionalProperties"] = False
-        if graphql_type.name in self.definitions:
-            # It referred to itself while being expanded: the references point at this definition.
-            self.definitions[graphql_type.name] = result
-            return {"$ref": f"#/$defs/{graphql_type.name}"}
-        return result
-
-
-def _input_field_default(field: GraphQLInputField) -> tuple[bool, Any]:
-    """``(has a default, its JSON form)``. graphql-core 3.3 keeps an input field's default in
-    ``default`` (a literal or an external value), 3.2 in ``default_value`` (coerced); a schema built
-    from SDL also has the literal itself."""
-    node = field.ast_node
-    if node is not None and node.default_value is not None:
-        return True, value_from_ast_untyped(node.default_value)
-    default = getattr(field, "default", None)
-    if default is not None:
-        literal = getattr(default, "literal", None)
-        if literal is not None:
-            return True, value_from_ast_untyped(literal)
-        return True, getattr(default, "value", None)
-    if field.default_value is not Undefined:
-        literal = ast_from_value(field.default_value, field.type)
-        return True, value_from_ast_untyped(literal) if literal is not None else None
-    return False, None
-
-
-def _typed(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
-    if not nullable:
-        return schema
-    if "$ref" in schema:
-        return {"anyOf": [schema, {"type": "null"}]}
-    return {**schema, "type": [schema["type"], "null"]}
 
 
 # -- the schema as SDL --------------------------------------------------------------------------------
