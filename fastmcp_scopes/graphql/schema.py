@@ -438,40 +438,40 @@ def _merge_catalogue(documents: Sequence[DocumentNode]) -> tuple[DocumentNode, l
 def _fragment_scope_errors(
     documents: Sequence[DocumentNode], owners: Mapping[str, tuple[int, FragmentDefinitionNode]]
 ) -> list[GraphQLError]:
-    # What graphql-core's KnownFragmentNamesRule and NoUnusedFragmentsRule would say of each document alone,
-    # and cannot see in the merged one; what they can see there, they report themselves.
+    # What graphql-core's KnownFragmentNamesRule and NoUnusedFragmentsRule would say of each document alone
+    # and cannot see in the merged one; what they do see there, they report themselves.
+    spreads = {
+        id(d): _spreads(d.selection_set)
+        for document in documents
+        for d in document.definitions
+        if isinstance(d, ExecutableDefinitionNode)
+    }
+
+    def reach(operations: Iterable[DefinitionNode], fragments: Mapping[str, FragmentDefinitionNode]) -> set[str]:
+        pending = [s.name.value for d in operations if isinstance(d, OperationDefinitionNode) for s in spreads[id(d)]]
+        seen: set[str] = set()
+        while pending:
+            name = pending.pop()
+            if name not in seen and name in fragments:
+                seen.add(name)
+                pending.extend(s.name.value for s in spreads[id(fragments[name])])
+        return seen
+
+    kept = {name: definition for name, (_number, definition) in owners.items()}
+    used_in_merged = reach((d for document in documents for d in document.definitions), kept)
     errors: list[GraphQLError] = []
-    reachable: list[set[str]] = []
     for document in documents:
         own = fragments_of(document.definitions)
-        spreads = {
-            id(d): _spreads(d.selection_set) for d in document.definitions if isinstance(d, ExecutableDefinitionNode)
-        }
         for definition in document.definitions:
             for spread in spreads.get(id(definition), ()):
                 if spread.name.value not in own and spread.name.value in owners:
                     errors.append(GraphQLError(f"Unknown fragment '{spread.name.value}'.", spread))
-        seen: set[str] = set()
-        pending = [
-            spread.name.value
-            for d in document.definitions
-            if isinstance(d, OperationDefinitionNode)
-            for spread in spreads[id(d)]
-        ]
-        while pending:
-            name = pending.pop()
-            if name in seen or name not in own:
-                continue
-            seen.add(name)
-            pending.extend(spread.name.value for spread in spreads[id(own[name])])
-        reachable.append(seen)
-    used_anywhere = set().union(*reachable)
-    for number, document in enumerate(documents):
+        used = reach(document.definitions, own)
         for definition in document.definitions:
-            if isinstance(definition, FragmentDefinitionNode) and definition.name.value not in reachable[number]:
-                kept = owners[definition.name.value][1] is definition
-                if not kept or definition.name.value in used_anywhere:
-                    errors.append(GraphQLError(f"Fragment '{definition.name.value}' is never used.", definition))
+            if isinstance(definition, FragmentDefinitionNode) and definition.name.value not in used:
+                name = definition.name.value
+                if kept[name] is not definition or name in used_in_merged:
+                    errors.append(GraphQLError(f"Fragment '{name}' is never used.", definition))
     return errors
 
 
