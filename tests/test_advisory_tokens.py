@@ -82,7 +82,7 @@ async def test_forged_kids_cause_no_outbound_requests(server: DevAuthorizationSe
 
 
 async def test_attacker_kid_is_not_echoed(server: DevAuthorizationServer) -> None:
-    from fastmcp_scopes.testing.authserver import SigningKey
+    from fastmcp_scopes.testing.keys import SigningKey
 
     hostile = 'x"><script>alert(1)</script>'
     token = server.issue_token(["read"], audience=AUDIENCE, key=SigningKey.generate(kid=hostile))

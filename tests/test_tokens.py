@@ -15,7 +15,9 @@ from starlette.routing import Route
 
 from fastmcp_scopes import jwks, tokens
 from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
-from fastmcp_scopes.testing.authserver import OMIT, DevAuthorizationServer, LoopbackServer, SigningKey
+from fastmcp_scopes.testing.authserver import OMIT, DevAuthorizationServer
+from fastmcp_scopes.testing.keys import SigningKey
+from fastmcp_scopes.testing.loopback import LoopbackServer
 from fastmcp_scopes.tokens import (
     DESCRIPTIONS,
     EXPIRED,

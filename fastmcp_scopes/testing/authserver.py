@@ -19,23 +19,16 @@ from __future__ import annotations
 
 import base64
 import hmac
-import json
 import secrets
-import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 from urllib.parse import parse_qs, unquote_plus
 
 import anyio
 import jwt
-import uvicorn
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from mcp.server.auth.provider import (
     AccessToken,
     AuthorizationCode,
@@ -54,20 +47,20 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fastmcp_scopes.challenge import validate_scope_token
 from fastmcp_scopes.errors import ConfigurationError
+from fastmcp_scopes.http import _replay
+from fastmcp_scopes.testing.keys import Algorithm, SigningKey
+from fastmcp_scopes.testing.loopback import LoopbackServer
 
 __all__ = [
     "OMIT",
     "DevAuthorizationServer",
     "DevClient",
-    "LoopbackServer",
-    "SigningKey",
 ]
 
-Algorithm = Literal["RS256", "PS256", "ES256", "EdDSA"]
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -80,69 +73,6 @@ OMIT: Final = _Omit()
 """Pass as a claim override to :meth:`DevAuthorizationServer.issue_token` to leave the claim out."""
 
 
-@dataclass(frozen=True, eq=False)
-class SigningKey:
-    """A private signing key with its ``kid`` and JWS algorithm. Generate with :meth:`generate`."""
-
-    kid: str
-    algorithm: Algorithm
-    private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey = field(repr=False)
-
-    @classmethod
-    def generate(cls, algorithm: Algorithm = "RS256", kid: str | None = None) -> SigningKey:
-        """A fresh key: RSA 2048 for RS256/PS256, P-256 for ES256, Ed25519 for EdDSA."""
-        private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-        if algorithm in ("RS256", "PS256"):
-            private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        elif algorithm == "ES256":
-            private_key = ec.generate_private_key(ec.SECP256R1())
-        elif algorithm == "EdDSA":
-            private_key = ed25519.Ed25519PrivateKey.generate()
-        else:
-            raise ConfigurationError(f"unsupported algorithm {algorithm!r}")
-        return cls(kid=kid or uuid.uuid4().hex[:16], algorithm=algorithm, private_key=private_key)
-
-    def public_jwk(self) -> dict[str, Any]:
-        """The RFC 7517 public JWK, with ``kid``, ``alg`` and ``use: sig``."""
-        public = self.private_key.public_key()
-        jwk: Any
-        if isinstance(public, rsa.RSAPublicKey):
-            jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
-        elif isinstance(public, ec.EllipticCurvePublicKey):
-            jwk = ECAlgorithm.to_jwk(public, as_dict=True)
-        else:
-            jwk = OKPAlgorithm.to_jwk(public, as_dict=True)
-        return {**dict(jwk), "kid": self.kid, "alg": self.algorithm, "use": "sig"}
-
-    def public_pem(self) -> bytes:
-        """The public key as SubjectPublicKeyInfo PEM (what an HS256 key-confusion attack would use)."""
-        return self.private_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-    def sign(self, claims: Mapping[str, Any], headers: Mapping[str, Any] | None = None) -> str:
-        """A compact JWS over ``claims``; ``kid`` and ``typ: at+jwt`` unless ``headers`` override them."""
-        # Serialised by hand rather than with jwt.encode, which refuses some of the broken claim
-        # values (a non-string `iss`, say) that negative tests need.
-        return self.sign_raw({"alg": self.algorithm, "kid": self.kid, "typ": "at+jwt", **(headers or {})}, claims)
-
-    def sign_raw(self, header: bytes | Mapping[str, Any], payload: bytes | Mapping[str, Any]) -> str:
-        """Sign exactly these header and payload bytes (for tests of malformed but signed tokens).
-
-        Mappings are JSON-encoded; bytes are used as they are (duplicate names, non-objects...).
-        The header is taken as given: nothing is added.
-        """
-
-        def segment(part: bytes | Mapping[str, Any]) -> bytes:
-            raw = part if isinstance(part, bytes) else json.dumps(dict(part), separators=(",", ":")).encode()
-            return base64.urlsafe_b64encode(raw).rstrip(b"=")
-
-        signing_input = segment(header) + b"." + segment(payload)
-        algorithm = jwt.get_algorithm_by_name(self.algorithm)
-        signature = algorithm.sign(signing_input, algorithm.prepare_key(self.private_key))
-        return (signing_input + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
-
-
 @dataclass(frozen=True)
 class DevClient:
     """A client of the development server. ``scopes=None`` means every scope the server grants."""
@@ -153,79 +83,6 @@ class DevClient:
     grant_types: tuple[str, ...] = ("client_credentials",)
     redirect_uris: tuple[str, ...] = ()
     token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = "client_secret_basic"
-
-
-class LoopbackServer:
-    """Serve an ASGI app with uvicorn on 127.0.0.1 and a free port, in a background thread.
-
-    Give ``app``, or ``app_factory`` taking the base URL (``http://127.0.0.1:<port>``) for apps
-    that must know their own address. Use ``with`` or ``async with`` (starting and stopping
-    happen in a worker thread then, so the caller's event loop keeps running), or :meth:`start`
-    and :meth:`stop`.
-    """
-
-    def __init__(
-        self,
-        app: ASGIApp | None = None,
-        *,
-        app_factory: Callable[[str], ASGIApp] | None = None,
-        host: str = "127.0.0.1",
-        lifespan: Literal["on", "off", "auto"] = "off",
-    ) -> None:
-        if (app is None) == (app_factory is None):
-            raise ValueError("give exactly one of app and app_factory")
-        self._app = app
-        self._app_factory = app_factory
-        self._host = host
-        self._lifespan = lifespan
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.base_url: str = ""
-        """``http://127.0.0.1:<port>`` once started."""
-
-    def start(self) -> str:
-        """Bind, start serving and return the base URL once uvicorn accepts connections."""
-        if self._server is not None:
-            raise RuntimeError("already started")
-        # IPPROTO_TCP: asyncio disables Nagle only on sockets it knows are TCP; without it every response
-        # waits for the peer's delayed ACK (about 40 ms on loopback).
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, 0))
-        port = sock.getsockname()[1]
-        self.base_url = f"http://{self._host}:{port}"
-        app = self._app_factory(self.base_url) if self._app_factory is not None else self._app
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan=self._lifespan, ws="none")  # type: ignore[arg-type]
-        self._server = server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="loopback")
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.005)
-        return self.base_url
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread to end."""
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> str:
-        return await anyio.to_thread.run_sync(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await anyio.to_thread.run_sync(self.stop)
 
 
 class _Provider:
@@ -656,16 +513,8 @@ class _TokenEndpoint:
             await self.sdk_app(scope, receive, send)
             return
         body = await Request(scope, receive).body()
-        replayed = False
-
-        async def replay() -> Message:
-            # The body was read to look at grant_type; hand it over again to whoever reads it next.
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
+        # The body was read to look at grant_type; hand it over again to whoever reads it next.
+        replay = _replay(body, receive)
         if parse_qs(body.decode("latin-1")).get("grant_type") == ["client_credentials"]:
             response = await self.server.client_credentials(Request(scope, replay))
             await response(scope, receive, send)

@@ -16,7 +16,8 @@ import json
 import time
 from typing import Any
 
-from fastmcp_scopes.testing.authserver import OMIT, DevAuthorizationServer, SigningKey
+from fastmcp_scopes.testing.authserver import OMIT, DevAuthorizationServer
+from fastmcp_scopes.testing.keys import SigningKey
 
 __all__ = ["forged_tokens", "valid_token"]
 

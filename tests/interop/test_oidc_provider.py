@@ -39,7 +39,7 @@ from fastmcp_scopes import ScopeGuard, parse_www_authenticate
 from fastmcp_scopes.errors import InvalidTokenError
 from fastmcp_scopes.policy import INSUFFICIENT_SCOPE
 from fastmcp_scopes.testing import MemoryTokenStorage
-from fastmcp_scopes.testing.authserver import LoopbackServer
+from fastmcp_scopes.testing.loopback import LoopbackServer
 from fastmcp_scopes.tokens import WRONG_AUDIENCE, JWTVerifier
 from tests.http.conftest import BASELINE, GRANTABLE, LAYERS, Recorder, build_server
 
