@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -27,6 +26,7 @@ from mcp_types import INVALID_PARAMS
 from starlette.applications import Starlette
 
 from fastmcp_scopes import audit
+from fastmcp_scopes.adapters import META_KEY, InstallReport, annotated_meta, report_undeclared, with_per_call
 from fastmcp_scopes.decorators import ScopeDeclaration, declaration_of
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.http import ProtectedResource, ScopeChallengeMiddleware, caller_from_token
@@ -39,9 +39,6 @@ __all__ = ["META_KEY", "InstallReport", "ScopeMiddleware", "install"]
 
 logger = logging.getLogger("fastmcp_scopes")
 
-META_KEY = "io.github.fastmcp-scopes/requires"
-"""``_meta`` key carrying a primitive's requirement (alternatives) when everything is listed."""
-
 _LIST_KEYS: Mapping[str, str] = {
     "tools/list": "tools",
     "prompts/list": "prompts",
@@ -52,13 +49,6 @@ _LIST_KEYS: Mapping[str, str] = {
 # Names hidden from the SDK's own lookups for the current request only, so that a hidden primitive
 # gets the SDK's own "unknown" answer, envelope and all, instead of an imitation of it.
 _masked: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("fastmcp_scopes_masked", default=frozenset())
-
-
-@dataclass(frozen=True, slots=True)
-class InstallReport:
-    """What ``install`` found: primitives without declared scopes, as ``"tools:name"``."""
-
-    undeclared: tuple[str, ...]
 
 
 def _current_caller(ctx: ServerRequestContext[Any, Any]) -> Caller | None:
@@ -167,12 +157,7 @@ class ScopeMiddleware:
             ConfigurationError: arguments from which no requirement can be computed.
         """
         known, declaration, own = self._lookup(kind, name)
-        if declaration is None or not declaration.per_call or own is None:
-            return known, own
-        cap = self.guard.settings.max_alternatives
-        for compute in declaration.per_call:
-            own = own.combine(compute(arguments), cap=cap, where=f"{kind[:-1]} {name!r}")
-        return known, own
+        return known, with_per_call(self.guard, kind, name, declaration, own, arguments)
 
     def _lookup(self, kind: Kind, name: str) -> tuple[bool, ScopeDeclaration | None, Requirement | None]:
         fn = self._registry.function(kind, name)
@@ -249,7 +234,7 @@ class ScopeMiddleware:
             if not known or not visible(own):
                 continue
             if annotate and own is not None:
-                item = {**item, "_meta": {**(item.get("_meta") or {}), META_KEY: own.to_json()}}
+                item = {**item, "_meta": annotated_meta(own, item.get("_meta"))}
             kept.append(item)
         filtered = {**result, key: kept}
         if "cacheScope" in filtered:
@@ -265,13 +250,10 @@ def install(guard: ScopeGuard, server: Any) -> InstallReport:
         raise RuntimeError("a ScopeGuard is already installed on this server")
     middleware = ScopeMiddleware(guard, server)
     undeclared = [f"{kind}:{name}" for kind, name, own in middleware.primitives() if own is None]
-    if undeclared:
-        policy = "refused" if guard.settings.undeclared == "deny" else "allowed under the layered scopes"
-        logger.warning("fastmcp-scopes: no scopes declared for %s (%s)", ", ".join(undeclared), policy)
     middleware._registry.mask()
     server.middleware.append(middleware)
     _guard_http(guard, server, middleware)
-    return InstallReport(undeclared=tuple(undeclared))
+    return report_undeclared(guard, undeclared)
 
 
 def _guard_http(guard: ScopeGuard, server: MCPServer[Any], middleware: ScopeMiddleware) -> None:
