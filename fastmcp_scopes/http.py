@@ -37,6 +37,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastmcp_scopes import audit
+from fastmcp_scopes._json import loads_unique_names
 from fastmcp_scopes.challenge import BearerChallenge
 from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
 from fastmcp_scopes.policy import METHODS, NAME_PARAMS, Caller, Decision, ScopeGuard
@@ -116,16 +117,6 @@ def _jsonrpc_error(request_id: Any, code: int, message: str, data: Any = None) -
     if data is not None:
         error["data"] = data
     return {"jsonrpc": "2.0", "id": request_id, "error": error}
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            # Two parsers may keep different copies of a duplicated key: refuse what is ambiguous.
-            raise ValueError("duplicate key")
-        result[key] = value
-    return result
 
 
 class ScopeChallengeMiddleware:
@@ -279,7 +270,7 @@ class ScopeChallengeMiddleware:
 
     def _decide(self, headers: Headers, body: bytes, caller: Caller) -> Decision | None:
         try:
-            message = json.loads(body, object_pairs_hook=_no_duplicate_keys)
+            message = loads_unique_names(body)
         except (ValueError, RecursionError):
             raise _Refusal(400, _jsonrpc_error(None, PARSE_ERROR, "Parse error")) from None
         if isinstance(message, list):

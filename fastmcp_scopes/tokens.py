@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import math
 import re
@@ -24,6 +23,7 @@ import jwt
 from mcp.server.auth.provider import AccessToken
 from pydantic import Field
 
+from fastmcp_scopes._json import loads_unique_names
 from fastmcp_scopes.challenge import validate_scope_token
 from fastmcp_scopes.errors import ConfigurationError, InvalidScopeError, InvalidTokenError
 from fastmcp_scopes.jwks import SUPPORTED_ALGORITHMS, JWKSCache, PublicKey, fits
@@ -115,20 +115,8 @@ def _b64url(segment: str) -> bytes:
     return raw
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # RFC 7515 §5.2 lets parsers either reject duplicate member names or keep the last; rejecting
-    # them means no two parsers along the way (the issuer's, a proxy's, ours) can disagree on which
-    # `aud` or `alg` the token carries.
-    obj: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in obj:
-            raise ValueError("duplicate member name")
-        obj[name] = value
-    return obj
-
-
 def _json_object(segment: str) -> dict[str, Any]:
-    value = json.loads(_b64url(segment), object_pairs_hook=_no_duplicates)
+    value = loads_unique_names(_b64url(segment))
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value
