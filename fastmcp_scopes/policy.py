@@ -24,7 +24,7 @@ from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import KINDS, Kind, ScopesSettings, load_settings
 
 if TYPE_CHECKING:
-    from fastmcp_scopes.adapters.mcpserver import InstallReport
+    from fastmcp_scopes.adapters import InstallReport
 
 __all__ = ["INSUFFICIENT_SCOPE", "METHODS", "UNAUTHENTICATED", "Action", "Caller", "Decision", "Outcome", "ScopeGuard"]
 
@@ -349,12 +349,17 @@ class ScopeGuard:
     # -- installation -------------------------------------------------------------------------------
 
     def install(self, server: Any) -> InstallReport:
-        """Hook the guard into ``server`` (an MCP SDK 2.x ``MCPServer``).
+        """Hook the guard into ``server``: an MCP SDK 2.x ``MCPServer``, or a ``fastmcp.FastMCP`` (4.x).
 
         Returns a report listing the primitives with no declared scopes. Raises
         :class:`ConfigurationError` when a declaration cannot be resolved (bad GraphQL, too many
         alternatives): a requirement that cannot be computed stops start-up, never means "no scope".
         """
-        from fastmcp_scopes.adapters.mcpserver import install
+        # Dispatch by the server's package, imported only then: the core imports no framework.
+        if type(server).__module__.split(".")[0] == "fastmcp":
+            from fastmcp_scopes.adapters import fastmcp
 
-        return install(self, server)
+            return fastmcp.install(self, server)
+        from fastmcp_scopes.adapters import mcpserver
+
+        return mcpserver.install(self, server)

@@ -3,7 +3,13 @@
 (:mod:`~fastmcp_scopes.testing.keys`) and loopback HTTP server (:mod:`~fastmcp_scopes.testing.loopback`)."""
 
 from fastmcp_scopes.testing.authserver import DevAuthorizationServer, DevClient
-from fastmcp_scopes.testing.client import HeadlessBrowser, MemoryTokenStorage, acting_as, scoped_client
+from fastmcp_scopes.testing.client import (
+    HeadlessBrowser,
+    MemoryTokenStorage,
+    acting_as,
+    scoped_client,
+    scoped_fastmcp_client,
+)
 from fastmcp_scopes.testing.keys import SigningKey
 from fastmcp_scopes.testing.loopback import LoopbackServer
 
@@ -11,6 +17,7 @@ __all__ = [
     # in-process callers
     "acting_as",
     "scoped_client",
+    "scoped_fastmcp_client",
     # a development authorization server and its parts
     "DevAuthorizationServer",
     "DevClient",

@@ -1,10 +1,10 @@
-"""In-process callers holding given scopes, through the SDK's own ``mcp.Client``."""
+"""In-process callers holding given scopes, through the SDK's own ``mcp.Client`` or fastmcp's ``Client``."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -15,7 +15,10 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
-__all__ = ["HeadlessBrowser", "MemoryTokenStorage", "acting_as", "scoped_client"]
+if TYPE_CHECKING:
+    import fastmcp
+
+__all__ = ["HeadlessBrowser", "MemoryTokenStorage", "acting_as", "scoped_client", "scoped_fastmcp_client"]
 
 
 class HeadlessBrowser:
@@ -80,7 +83,8 @@ def acting_as(
 
     Sets the SDK's authenticated-user context, exactly what its bearer middleware sets for an HTTP
     request with a verified token. Enter it *before* ``async with mcp.Client(server)``: the server
-    side of an in-process client inherits the context it was started in.
+    side of an in-process client inherits the context it was started in. fastmcp's
+    ``get_access_token()`` falls back to the same context, so it works for ``fastmcp.Client(server)`` too.
     """
     token = AccessToken(
         token="in-process-test-token",  # never verified: the context is trusted in-process
@@ -108,7 +112,30 @@ async def scoped_client(
 ) -> AsyncIterator[Client]:
     """``async with scoped_client(mcp, ["employees:read"]) as client: ...`` — an ``mcp.Client``
     connected in-process as a caller holding ``scopes`` (``client_options`` go to ``Client``,
-    e.g. ``mode="legacy"``)."""
+    e.g. ``mode="legacy"``). ``server`` is an ``MCPServer``, a low-level ``Server``, or a
+    ``fastmcp.FastMCP`` (whose low-level server the SDK client then drives)."""
+    if type(server).__module__.split(".")[0] == "fastmcp":
+        server = server._mcp_server  # the SDK's low-level Server under fastmcp; mcp.Client takes it directly
     with acting_as(scopes, subject=subject, client_id=client_id, issuer=issuer):
         async with Client(server, **client_options) as client:
+            yield client
+
+
+@asynccontextmanager
+async def scoped_fastmcp_client(
+    server: Any,
+    scopes: Iterable[str],
+    *,
+    subject: str = "test-user",
+    client_id: str = "test-client",
+    issuer: str | None = "https://issuer.test",
+    **client_options: Any,
+) -> AsyncIterator[fastmcp.Client[Any]]:
+    """``async with scoped_fastmcp_client(mcp, ["employees:read"]) as client: ...`` — fastmcp's own
+    ``Client`` connected in-process to ``server`` as a caller holding ``scopes`` (``client_options``
+    go to ``fastmcp.Client``). Needs the ``fastmcp`` package."""
+    from fastmcp import Client as FastMCPClient
+
+    with acting_as(scopes, subject=subject, client_id=client_id, issuer=issuer):
+        async with FastMCPClient(server, **client_options) as client:
             yield client
