@@ -245,17 +245,19 @@ def add_operation_tools(
         schema = loaded
     upstream = _endpoint(endpoint, headers)
     paths = [operations] if isinstance(operations, str | Path) else list(operations)
+    files = read_operation_files(*paths)
     planned: list[tuple[str, Path, OperationAnalysis, str, str | None]] = []
-    for path, text in read_operation_files(*paths):
-        document = schema.parse_operations(text, source_name=str(path))
-        separated = separate_operations(document)
-        for analysis in schema.operations(document, cap=cap, source_name=str(path)):
-            if analysis.name is None:
-                raise GraphQLScopeError(f"{path} holds an anonymous operation; name it to make it a tool")
-            if analysis.kind == "subscription":
-                raise GraphQLScopeError(f"{path}: subscription {analysis.name} cannot be a tool")
-            query = print_ast(separated[analysis.name])
-            planned.append((tool_name(analysis.name), path, analysis, query, _description(analysis, text)))
+    # One validation over the whole catalogue (see ScopedSchema.analyze_catalogue), not one per file.
+    for name, analysis in schema.analyze_catalogue(files, cap=cap).items():
+        path = Path(analysis.source_name or "")
+        if analysis.kind == "subscription":
+            raise GraphQLScopeError(f"{path}: subscription {name} cannot be a tool")
+        definition = analysis.definition
+        if definition is None:  # pragma: no cover - a catalogue holds named operations only
+            raise GraphQLScopeError(f"{path}: operation {name} has no definition")
+        query = print_ast(DocumentNode(definitions=(definition, *analysis.fragments)))
+        text = definition.loc.source.body if definition.loc is not None else ""
+        planned.append((tool_name(name), path, analysis, query, _description(analysis, text)))
 
     names = [name for name, *_ in planned]
     if get_schema is not False:
