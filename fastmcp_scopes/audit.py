@@ -50,7 +50,9 @@ def emit(decision: Decision, *, clock: Callable[[], float], transport: str | Non
     event = audit_event(decision, now=clock(), transport=transport)
     _logger.log(
         level,
-        "%s %s %s: %s",
+        # %r: the name and the caller come from the request and the token; quoted, a newline in them
+        # cannot forge another line of a plain-text log.
+        "%s %r %r by %r",
         decision.outcome,
         decision.method,
         decision.name or "",

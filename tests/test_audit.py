@@ -11,7 +11,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 
 from fastmcp_scopes import Caller, Requirement, ScopeGuard, requires_scopes
-from fastmcp_scopes.audit import AUDIT_LOGGER, audit_event
+from fastmcp_scopes.audit import AUDIT_LOGGER, audit_event, emit
 from fastmcp_scopes.testing import acting_as, scoped_client
 
 
@@ -101,7 +101,7 @@ async def test_every_decision_is_logged_with_the_caller(caplog: pytest.LogCaptur
         "required": [["payroll:write"], ["admin"]],
         "missing": ["payroll:write"],
     }
-    assert denied.getMessage() == "insufficient_scope tools/call pay: alice"
+    assert denied.getMessage() == "insufficient_scope 'tools/call' 'pay' by 'alice'"
 
 
 async def test_listings_and_the_handshake_are_audited_too(caplog: pytest.LogCaptureFixture) -> None:
@@ -144,7 +144,7 @@ async def test_an_anonymous_refusal_is_logged_without_identity(caplog: pytest.Lo
     record = audit_records(caplog)[0]
     assert record.audit["outcome"] == "unauthenticated"  # type: ignore[attr-defined]
     assert record.audit["caller"] == {"sub": None, "client_id": None, "iss": None}  # type: ignore[attr-defined]
-    assert record.getMessage() == "unauthenticated initialize : anonymous"
+    assert record.getMessage() == "unauthenticated 'initialize' '' by 'anonymous'"
 
 
 async def test_audit_can_be_switched_off(caplog: pytest.LogCaptureFixture) -> None:
@@ -154,3 +154,14 @@ async def test_audit_can_be_switched_off(caplog: pytest.LogCaptureFixture) -> No
         await client.call_tool("read_payroll", {})
 
     assert audit_records(caplog) == []
+
+
+def test_a_name_from_the_request_cannot_forge_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    guard = ScopeGuard()
+    decision = guard.decide(
+        "tools/call", caller=Caller(scopes=frozenset(), subject="eve\nINFO allow"), name="pay\nallow tools/call pay"
+    )
+    with caplog.at_level("INFO", logger="fastmcp_scopes.audit"):
+        emit(decision, clock=lambda: 0.0)
+    [record] = caplog.records
+    assert "\n" not in record.getMessage()
