@@ -24,6 +24,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -132,6 +133,7 @@ class ScopeChallengeMiddleware:
         resource: ProtectedResource,
         mcp_path: str = "/mcp",
         max_body_bytes: int | None = None,
+        conceal: Callable[[str], AbstractContextManager[None]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
@@ -141,6 +143,8 @@ class ScopeChallengeMiddleware:
         self.resource = resource
         self.mcp_path = mcp_path.rstrip("/") or "/"
         self.max_body_bytes = max_body_bytes if max_body_bytes is not None else guard.settings.max_body_bytes
+        self.conceal = conceal
+        """Hides a primitive from the server's own lookups for the rest of a request answered "not found"."""
         self.clock = clock
         self._metadata = json.dumps(resource.document()).encode()
 
@@ -243,6 +247,12 @@ class ScopeChallengeMiddleware:
             challenge = decision.challenge(resource_metadata=self.resource.metadata_url)
             answer = {"jsonrpc": "2.0", "id": decision.request_id, "error": decision.jsonrpc_error()}
             await self._refuse(send, _Refusal(403, answer, [("www-authenticate", challenge.render())]))
+            return
+        if decision is not None and decision.outcome == "not_found" and decision.name and self.conceal:
+            # Hidden from the SDK's pre-dispatch checks too (Mcp-Param-* headers are validated against
+            # the tool's schema there), so nothing in the answer tells a hidden tool from a missing one.
+            with self.conceal(decision.name):
+                await self.app(scope, _replay(body, receive), send)
             return
         # Allowed (or to be answered "not found" by the SDK itself): replay the body we read.
         await self.app(scope, _replay(body, receive), send)

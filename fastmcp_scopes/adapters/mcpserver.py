@@ -281,6 +281,7 @@ def _guard_http(guard: ScopeGuard, server: MCPServer[Any], middleware: ScopeMidd
             verifier=verifier,
             resource=resource,
             mcp_path=streamable_http_path,
+            conceal=_masking,
         )
         return app
 
