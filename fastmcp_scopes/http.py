@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,9 +49,10 @@ __all__ = ["ProtectedResource", "Resolver", "ScopeChallengeMiddleware", "caller_
 
 logger = logging.getLogger("fastmcp_scopes")
 
-Resolver = Callable[[Kind, str, Mapping[str, Any]], tuple[bool, Requirement | None]]
-"""``(kind, name, arguments) -> (known, own requirement)`` for the server's registered primitives;
-raises ``ConfigurationError`` when the arguments yield no requirement."""
+Resolver = Callable[[Kind, str, Mapping[str, Any]], Awaitable[tuple[bool, Requirement | None]]]
+"""``(kind, name, params) -> (known, own requirement)`` for the primitive a call names, given the call's
+``params`` (with its ``arguments``); raises ``ConfigurationError`` when they yield no requirement.
+Asynchronous, because some servers look their primitives up asynchronously."""
 
 
 def caller_from_token(token: AccessToken) -> Caller:
@@ -237,7 +238,7 @@ class ScopeChallengeMiddleware:
         headers = Headers(scope=scope)
         try:
             body = await self._read_body(headers, receive)
-            decision = self._decide(headers, body, caller)
+            decision = await self._decide(headers, body, caller)
         except _Refusal as refusal:
             await self._refuse(send, refusal)
             return
@@ -278,7 +279,7 @@ class ScopeChallengeMiddleware:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def _decide(self, headers: Headers, body: bytes, caller: Caller) -> Decision | None:
+    async def _decide(self, headers: Headers, body: bytes, caller: Caller) -> Decision | None:
         try:
             message = loads_unique_names(body)
         except (ValueError, RecursionError):
@@ -313,7 +314,7 @@ class ScopeChallengeMiddleware:
         if not isinstance(arguments, dict):
             raise _Refusal(400, _jsonrpc_error(request_id, INVALID_PARAMS, "Invalid request parameters"))
         try:
-            known, own = self.resolve(entry[1], name, arguments)
+            known, own = await self.resolve(entry[1], name, params or {})
         except ConfigurationError:
             message = "Invalid arguments: no scope requirement can be computed"
             raise _Refusal(400, _jsonrpc_error(request_id, INVALID_PARAMS, message)) from None

@@ -40,8 +40,6 @@ Known limits:
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -67,16 +65,14 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
-from starlette.datastructures import Headers
 from starlette.middleware import Middleware as ASGIMiddleware
-from starlette.types import Receive
 
 from fastmcp_scopes import audit
 from fastmcp_scopes.adapters import InstallReport, annotated_meta, report_undeclared, with_per_call
 from fastmcp_scopes.decorators import ScopeDeclaration, declaration_of
 from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
 from fastmcp_scopes.http import ProtectedResource, ScopeChallengeMiddleware, caller_from_token
-from fastmcp_scopes.policy import METHODS, NAME_PARAMS, Caller, Decision, ScopeGuard
+from fastmcp_scopes.policy import METHODS, Caller, Decision, ScopeGuard
 from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import Kind
 from fastmcp_scopes.tokens import JWTVerifier
@@ -166,6 +162,13 @@ class ScopeMiddleware(Middleware):
             return False, None, None
         declaration, own = self.requirement(kind, name, component)
         return True, declaration, own
+
+    async def resolve(self, kind: Kind, name: str, params: Mapping[str, Any]) -> tuple[bool, Requirement | None]:
+        """:meth:`call_requirement` for the HTTP layer, from the call's whole ``params``."""
+        arguments = params.get("arguments") or {}
+        meta = params.get("_meta")
+        version = _version(meta if isinstance(meta, dict) else None)
+        return await self.call_requirement(kind, name, arguments if isinstance(arguments, Mapping) else {}, version)
 
     async def call_requirement(
         self, kind: Kind, name: str, arguments: Mapping[str, Any], version: VersionSpec | None = None
@@ -357,55 +360,6 @@ def _private_cache_hints(server: FastMCP[Any]) -> None:
 
 # -- HTTP ------------------------------------------------------------------------------------------
 
-_resolved: contextvars.ContextVar[tuple[Kind, str, Lookup] | None] = contextvars.ContextVar(
-    "fastmcp_scopes_fastmcp_resolved", default=None
-)
-"""The component the current HTTP request's call names, looked up before the (synchronous) decision."""
-
-
-class _FastMCPChallengeMiddleware(ScopeChallengeMiddleware):
-    """:class:`ScopeChallengeMiddleware` whose resolver is fed by fastmcp's asynchronous lookups.
-
-    fastmcp finds components asynchronously (providers may be remote) while the HTTP layer decides
-    synchronously, so the one component a POSTed call names is looked up as soon as the body has been
-    read (after authentication), and the resolver answers from that. A body it cannot read the same way
-    is refused by the HTTP layer's own, stricter parse; a name it did not look up is treated as unknown
-    there, and the in-process middleware still decides the call.
-    """
-
-    def __init__(self, app: Any, *, scope_middleware: ScopeMiddleware, **options: Any) -> None:
-        super().__init__(app, resolve=self._resolve_looked_up, **options)
-        self._scope_middleware = scope_middleware
-
-    async def _read_body(self, headers: Headers, receive: Receive) -> bytes:
-        body = await super()._read_body(headers, receive)
-        _resolved.set(None)
-        try:
-            message = json.loads(body)
-        except (ValueError, RecursionError):
-            return body
-        if not isinstance(message, dict) or not isinstance(message.get("method"), str):
-            return body
-        entry = METHODS.get(message["method"])
-        params = message.get("params")
-        if entry is None or entry[0] != "call" or not isinstance(params, dict):
-            return body
-        name = params.get(NAME_PARAMS[message["method"]])
-        meta = params.get("_meta")
-        if isinstance(name, str):
-            version = _version(meta if isinstance(meta, dict) else None)
-            _resolved.set((entry[1], name, await self._scope_middleware.lookup(entry[1], name, version)))
-        return body
-
-    def _resolve_looked_up(
-        self, kind: Kind, name: str, arguments: Mapping[str, Any]
-    ) -> tuple[bool, Requirement | None]:
-        resolved = _resolved.get()
-        if resolved is None or resolved[:2] != (kind, name):
-            return False, None
-        known, declaration, own = resolved[2]
-        return known, with_per_call(self.guard, kind, name, declaration, own, arguments)
-
 
 class _ProviderVerified:
     """The token the server's ``auth`` provider already verified for this request (its middleware runs
@@ -442,8 +396,8 @@ def _guard_http(guard: ScopeGuard, server: FastMCP[Any], scope_middleware: Scope
         mcp_path = path if path is not None else fastmcp_package.settings.streamable_http_path
         verifier, resource = _http_auth(guard, server, mcp_path)
         ours = ASGIMiddleware(
-            _FastMCPChallengeMiddleware,  # type: ignore[arg-type]
-            scope_middleware=scope_middleware,
+            ScopeChallengeMiddleware,
+            resolve=scope_middleware.resolve,
             guard=guard,
             verifier=verifier,
             resource=resource,

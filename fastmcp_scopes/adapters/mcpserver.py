@@ -159,6 +159,11 @@ class ScopeMiddleware:
         known, declaration, own = self._lookup(kind, name)
         return known, with_per_call(self.guard, kind, name, declaration, own, arguments)
 
+    async def resolve(self, kind: Kind, name: str, params: Mapping[str, Any]) -> tuple[bool, Requirement | None]:
+        """:meth:`call_requirement` for the HTTP layer, which hands over the call's whole ``params``."""
+        arguments = params.get("arguments") or {}
+        return self.call_requirement(kind, name, arguments if isinstance(arguments, Mapping) else {})
+
     def _lookup(self, kind: Kind, name: str) -> tuple[bool, ScopeDeclaration | None, Requirement | None]:
         fn = self._registry.function(kind, name)
         if fn is None:
@@ -277,7 +282,7 @@ def _guard_http(guard: ScopeGuard, server: MCPServer[Any], middleware: ScopeMidd
         app.add_middleware(
             ScopeChallengeMiddleware,
             guard=guard,
-            resolve=middleware.call_requirement,
+            resolve=middleware.resolve,
             verifier=verifier,
             resource=resource,
             mcp_path=streamable_http_path,
