@@ -207,7 +207,7 @@ class ScopeMiddleware:
             with _masking(name):
                 return await call_next(ctx)
         self._refuse_unless_allowed(decision)
-        return await call_next(ctx)
+        return _private(await call_next(ctx))
 
     def _audit(self, decision: Decision) -> None:
         if self.guard.settings.audit:
@@ -241,10 +241,14 @@ class ScopeMiddleware:
             if annotate and own is not None:
                 item = {**item, "_meta": annotated_meta(own, item.get("_meta"))}
             kept.append(item)
-        filtered = {**result, key: kept}
-        if "cacheScope" in filtered:
-            filtered["cacheScope"] = "private"  # the listing varies by token
-        return filtered
+        return _private({**result, key: kept})
+
+
+def _private(result: HandlerResult) -> HandlerResult:
+    """A guarded result varies by token: a cache may reuse it only within the same authorization."""
+    if isinstance(result, dict) and result.get("cacheScope", "private") != "private":
+        return {**result, "cacheScope": "private"}
+    return result
 
 
 def install(guard: ScopeGuard, server: Any) -> InstallReport:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 
@@ -93,3 +94,18 @@ async def test_over_http_the_arguments_are_challenged_before_dispatch() -> None:
     assert invalid.status_code == 400
     assert invalid.json()["error"]["code"] == -32602
     assert executed == []
+
+
+async def test_a_public_cache_hint_on_a_guarded_read_becomes_private() -> None:
+    mcp = MCPServer("cached", cache_hints={"resources/read": CacheHint(ttl_ms=60_000, scope="public")})
+
+    @mcp.resource("reports://salaries")
+    @requires_scopes("salaries:read")
+    def salaries() -> str:
+        return "confidential"
+
+    ScopeGuard().install(mcp)
+    async with scoped_client(mcp, ["salaries:read"], mode="auto") as client:
+        result = await client.read_resource("reports://salaries")
+    assert result.cache_scope == "private"
+    assert result.ttl_ms == 60_000
