@@ -69,13 +69,8 @@ GITHUB_SCHEMA = REPOSITORY.parent / "shared" / "data" / "github-schema.graphql"
 
 sys.path.insert(0, str(REPOSITORY))
 from fastmcp_scopes.graphql import GraphQLSchemaWarning, OperationAnalysis, ScopedSchema  # noqa: E402
-from fastmcp_scopes.graphql.analysis import (  # noqa: E402
-    PlanEvaluator,
-    ScopePlans,
-    analysis_of,
-    collect_plans,
-    scope_rule,
-)
+from fastmcp_scopes.graphql.analysis import PlanEvaluator, analysis_of  # noqa: E402
+from fastmcp_scopes.graphql.requires_scopes import ScopePlans, collect_plans, scope_rule  # noqa: E402
 
 SCALAR_LITERALS = {"String": '"x"', "ID": '"MDQ6VXNlcjE="', "Int": "5", "Float": "1.5", "Boolean": "true"}
 

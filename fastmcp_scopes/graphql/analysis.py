@@ -1,10 +1,9 @@
 """The scope requirement of one GraphQL operation, under Apollo Federation's ``@requiresScopes`` semantics.
 
-The analysis is a graphql-core validation rule, :class:`RequiresScopesRule`, run in the same traversal as
-validation (:func:`scope_rule`), so fields are resolved through their schema definitions by graphql-core's
-``TypeInfo`` (aliases and fragments cannot hide them) at no second walk of the document. It records what each
-definition touches; :class:`PlanEvaluator` then expands fragment spreads per operation, and the requirement is
-the AND of every declaration reached, computed once at the end:
+What each definition of a document touches is recorded by a graphql-core validation rule
+(:mod:`fastmcp_scopes.graphql.requires_scopes`), in the same traversal as validation. :class:`PlanEvaluator`
+then expands fragment spreads per operation, and the requirement is the AND of every declaration reached,
+computed once at the end (:func:`analysis_of`):
 
 - each selected field's definition, and its return type (lists and non-null unwrapped);
 - a fragment's type condition;
@@ -25,47 +24,27 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from graphql import (
-    DocumentNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    GraphQLInputObjectType,
-    GraphQLNamedType,
-    GraphQLObjectType,
-    GraphQLSchema,
-    InlineFragmentNode,
-    ObjectFieldNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    TypeInfo,
-    TypeInfoVisitor,
-    ValidationContext,
-    ValidationRule,
-    VariableDefinitionNode,
-    VariableNode,
-    get_named_type,
-    is_abstract_type,
-    visit,
-)
-from graphql.language import ArgumentNode, FieldNode, Node
-from graphql.language.visitor import SKIP, VisitorAction
+from graphql import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode
+from graphql.language import Node
 
-from fastmcp_scopes.graphql.directives import ScopeDeclaration, ScopeDeclarations
+from fastmcp_scopes.graphql.directives import ScopeDeclaration
+from fastmcp_scopes.graphql.requires_scopes import (
+    DefinitionPlan,
+    RelativeField,
+    ScopePlans,
+    Spread,
+    collect_plans,
+)
+from fastmcp_scopes.graphql.scope_index import ScopeIndex
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
 
 __all__ = [
-    "DefinitionPlan",
     "OperationAnalysis",
     "OperationKind",
     "PlanEvaluator",
-    "RequiresScopesRule",
-    "ScopeIndex",
-    "ScopePlans",
     "analysis_of",
     "analyze_operation",
-    "collect_plans",
-    "scope_rule",
+    "fragments_of",
 ]
 
 OperationKind = Literal["query", "mutation", "subscription"]
@@ -123,242 +102,6 @@ class OperationAnalysis:
         }
 
 
-class ScopeIndex:
-    """Per-schema lookups the rule needs, cached across operations: possible runtime types of a composite
-    type, and the declarations touched by selecting a field on a set of possible types."""
-
-    def __init__(self, schema: GraphQLSchema, declarations: ScopeDeclarations) -> None:
-        self.schema = schema
-        self.declarations = declarations
-        self._possible: dict[str, frozenset[str]] = {}
-        self._type_contributions: dict[frozenset[str], tuple[ScopeDeclaration, ...]] = {}
-        self._field_contributions: dict[tuple[frozenset[str], str, str], tuple[ScopeDeclaration, ...]] = {}
-        self._input_closure: dict[str, tuple[ScopeDeclaration, ...]] = {}
-        # Field name -> object types declaring something on a field of that name: lets a field selected
-        # on an interface with hundreds of implementations look only at the few that matter.
-        self._declared_field_owners: dict[str, frozenset[str]] = {}
-        owners: dict[str, set[str]] = {}
-        for type_name, field_name in declarations.fields:
-            owners.setdefault(field_name, set()).add(type_name)
-        self._declared_field_owners = {name: frozenset(types) for name, types in owners.items()}
-        self._declared_types = frozenset(declarations.types)
-
-    def possible(self, named_type: GraphQLNamedType | None) -> frozenset[str]:
-        """Names of the object types a value of ``named_type`` can be at run time."""
-        if named_type is None:
-            return frozenset()
-        cached = self._possible.get(named_type.name)
-        if cached is None:
-            if is_abstract_type(named_type):
-                members = self.schema.get_possible_types(named_type)
-                cached = frozenset(t.name for t in members)
-            elif isinstance(named_type, GraphQLObjectType):
-                cached = frozenset((named_type.name,))
-            else:
-                cached = frozenset()
-            self._possible[named_type.name] = cached
-        return cached
-
-    def type_contributions(self, possible: frozenset[str]) -> tuple[ScopeDeclaration, ...]:
-        """Type-level declarations of every object type in ``possible``."""
-        cached = self._type_contributions.get(possible)
-        if cached is None:
-            types = self.declarations.types
-            cached = tuple(types[name] for name in sorted(possible & self._declared_types))
-            self._type_contributions[possible] = cached
-        return cached
-
-    def field_contributions(
-        self, possible: frozenset[str], parent: GraphQLNamedType, field_name: str
-    ) -> tuple[ScopeDeclaration, ...]:
-        """Declarations on ``field_name`` as defined by ``parent`` and by every object type in ``possible``."""
-        key = (possible, parent.name, field_name)
-        cached = self._field_contributions.get(key)
-        if cached is None:
-            fields = self.declarations.fields
-            found: list[ScopeDeclaration] = []
-            own = fields.get((parent.name, field_name))
-            if own is not None:
-                found.append(own)
-            owners = self._declared_field_owners.get(field_name, frozenset())
-            found.extend(fields[name, field_name] for name in sorted(possible & owners) if name != parent.name)
-            cached = tuple(found)
-            self._field_contributions[key] = cached
-        return cached
-
-    def input_closure(self, named_type: GraphQLNamedType) -> tuple[ScopeDeclaration, ...]:
-        """Declarations on an input type and on every input field and type reachable from it."""
-        cached = self._input_closure.get(named_type.name)
-        if cached is not None:
-            return cached
-        found: dict[str, ScopeDeclaration] = {}
-        pending = [named_type]
-        seen = {named_type.name}
-        while pending:
-            current = pending.pop()
-            declaration = self.declarations.types.get(current.name)
-            if declaration is not None:
-                found.setdefault(declaration.coordinate, declaration)
-            if isinstance(current, GraphQLInputObjectType):
-                for field_name, input_field in current.fields.items():
-                    declaration = self.declarations.fields.get((current.name, field_name))
-                    if declaration is not None:
-                        found.setdefault(declaration.coordinate, declaration)
-                    field_type = get_named_type(input_field.type)
-                    if field_type.name not in seen:
-                        seen.add(field_type.name)
-                        pending.append(field_type)
-        cached = tuple(found.values())
-        self._input_closure[named_type.name] = cached
-        return cached
-
-
-@dataclass(frozen=True, slots=True)
-class _RelativeField:
-    """A field selected in a fragment definition outside any sub-field: the possible types it runs on are those
-    where the fragment is spread, narrowed by ``possible`` (the fragment's own type conditions)."""
-
-    possible: frozenset[str]
-    parent: GraphQLNamedType
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Spread:
-    """A fragment spread: ``possible`` is the set it is spread on, itself narrowed where the fragment is spread
-    when ``relative`` (the spread sits in a fragment definition outside any sub-field)."""
-
-    name: str
-    possible: frozenset[str]
-    relative: bool
-
-
-_Item = ScopeDeclaration | _RelativeField | _Spread
-
-
-@dataclass(slots=True)
-class DefinitionPlan:
-    """What one operation or fragment definition touches, in traversal order: declarations, fields whose
-    possible types depend on where their fragment is spread, and fragment spreads (expanded when evaluated)."""
-
-    node: OperationDefinitionNode | FragmentDefinitionNode
-    items: list[_Item] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class ScopePlans:
-    """The :class:`DefinitionPlan` of every definition of a document, filled by :class:`RequiresScopesRule`."""
-
-    operations: list[DefinitionPlan] = field(default_factory=list)
-    fragments: dict[str, DefinitionPlan] = field(default_factory=dict)
-
-
-class RequiresScopesRule(ValidationRule):
-    """Record what each definition of a document touches into ``plans``: a validation rule, run in the same
-    traversal as graphql-core's :data:`~graphql.validation.specified_rules` (see :func:`scope_rule`).
-
-    Each definition is visited once. A fragment's fields directly under its type condition are recorded
-    with the possible types they can run on *within* the fragment, to be narrowed where the fragment is spread;
-    everything else it touches is independent of where it is spread. :class:`PlanEvaluator` then expands
-    spreads per operation. The rule never raises.
-    """
-
-    def __init__(self, context: ValidationContext, index: ScopeIndex, plans: ScopePlans) -> None:
-        super().__init__(context)
-        self.index = index
-        self.plans = plans
-        self._items: list[_Item] = []
-        # Per selection set: the possible types, and whether they are still to be narrowed by a spread's.
-        self._frames: list[tuple[frozenset[str], bool]] = []
-
-    def enter_operation_definition(self, *_args: Any) -> None:
-        self._items = []
-        self._frames = []
-
-    def leave_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
-        self.plans.operations.append(DefinitionPlan(node, self._items))
-
-    def enter_fragment_definition(self, *_args: Any) -> None:
-        self._items = []
-        self._frames = []
-
-    def leave_fragment_definition(self, node: FragmentDefinitionNode, *_args: Any) -> None:
-        # Two fragments of one name are a validation error; the first is kept meanwhile.
-        self.plans.fragments.setdefault(node.name.value, DefinitionPlan(node, self._items))
-
-    def _add_type(self, named_type: GraphQLNamedType | None) -> None:
-        if named_type is not None:
-            declaration = self.index.declarations.types.get(named_type.name)
-            if declaration is not None:
-                self._items.append(declaration)
-
-    def enter_selection_set(self, _node: SelectionSetNode, _key: Any, parent: Any, *_args: Any) -> None:
-        parent_type = self.context.get_parent_type()
-        possible = self.index.possible(parent_type)
-        if isinstance(parent, InlineFragmentNode | FragmentDefinitionNode):
-            self._add_type(parent_type)  # The type condition itself, which may be an interface with a directive.
-        if isinstance(parent, InlineFragmentNode) and self._frames:
-            # An inline fragment narrows the enclosing selection's possible types; a field starts afresh
-            # from its type. Keep the enclosing set itself when nothing is narrowed: its hash is cached.
-            enclosing, relative = self._frames[-1]
-            possible = enclosing if possible >= enclosing else possible & enclosing
-        else:
-            relative = isinstance(parent, FragmentDefinitionNode)
-        self._frames.append((possible, relative))
-
-    def leave_selection_set(self, *_args: Any) -> None:
-        self._frames.pop()
-
-    def enter_field(self, node: FieldNode, *_args: Any) -> None:
-        possible, relative = self._frames[-1] if self._frames else (frozenset(), False)
-        parent = self.context.get_parent_type()
-        field_def = self.context.get_field_def()
-        if parent is None or field_def is None:
-            return  # Unknown field: validation rejects the document.
-        if relative:
-            self._items.append(_RelativeField(possible, parent, node.name.value))
-        else:
-            self._items.extend(self.index.type_contributions(possible))
-            self._items.extend(self.index.field_contributions(possible, parent, node.name.value))
-        self._add_type(get_named_type(field_def.type))
-
-    def enter_argument(self, node: ArgumentNode, *_args: Any) -> None:
-        # A variable's type is accounted for at its definition, with everything reachable from it.
-        if not isinstance(node.value, VariableNode):
-            self._add_type(get_named_type(self.context.get_input_type()))
-
-    def enter_object_field(self, node: ObjectFieldNode, *_args: Any) -> None:
-        parent = get_named_type(self.context.get_parent_input_type())
-        if parent is not None:
-            declaration = self.index.declarations.fields.get((parent.name, node.name.value))
-            if declaration is not None:
-                self._items.append(declaration)
-        if not isinstance(node.value, VariableNode):
-            self._add_type(get_named_type(self.context.get_input_type()))
-
-    def enter_variable_definition(self, _node: VariableDefinitionNode, *_args: Any) -> VisitorAction:
-        named_type = get_named_type(self.context.get_input_type())
-        if named_type is not None:
-            self._items.extend(self.index.input_closure(named_type))
-        return SKIP  # The default value is a literal of the same type: already covered.
-
-    def enter_fragment_spread(self, node: FragmentSpreadNode, *_args: Any) -> None:
-        possible, relative = self._frames[-1] if self._frames else (frozenset(), False)
-        self._items.append(_Spread(node.name.value, possible, relative))
-
-
-def scope_rule(index: ScopeIndex, plans: ScopePlans) -> type[ValidationRule]:
-    """A :class:`RequiresScopesRule` class bound to ``index`` and ``plans``, to pass to graphql-core's
-    ``validate(schema, document, [*specified_rules, scope_rule(index, plans)])``, which builds each rule
-    from its validation context alone."""
-
-    class BoundRequiresScopesRule(RequiresScopesRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context, index, plans)
-
-    return BoundRequiresScopesRule
-
-
 class PlanEvaluator:
     """Expand the plans of one document into each operation's declarations.
 
@@ -393,9 +136,9 @@ class PlanEvaluator:
                 collected.setdefault(item.coordinate, item)
                 continue
             possible = item.possible
-            if item.relative if isinstance(item, _Spread) else True:
+            if item.relative if isinstance(item, Spread) else True:
                 possible = _narrow(context, possible)
-            if isinstance(item, _RelativeField):
+            if isinstance(item, RelativeField):
                 for declaration in index.type_contributions(possible):
                     collected.setdefault(declaration.coordinate, declaration)
                 for declaration in index.field_contributions(possible, item.parent, item.name):
@@ -438,19 +181,6 @@ def _narrow(context: frozenset[str] | None, possible: frozenset[str]) -> frozens
         return possible
     # Keep the enclosing set itself when nothing is narrowed: its hash is cached for the lookups.
     return context if possible >= context else possible & context
-
-
-def collect_plans(index: ScopeIndex, document: DocumentNode) -> ScopePlans:
-    """Run :class:`RequiresScopesRule` alone over ``document`` (already validated), without validation."""
-    plans = ScopePlans()
-    type_info = TypeInfo(index.schema)
-    context = ValidationContext(index.schema, document, type_info, _ignore)
-    visit(document, TypeInfoVisitor(type_info, RequiresScopesRule(context, index, plans)))
-    return plans
-
-
-def _ignore(_error: GraphQLError) -> None:
-    return None
 
 
 def analysis_of(

@@ -31,18 +31,12 @@ from graphql import (
 from graphql.validation.validate import validate_sdl
 
 from fastmcp_scopes.errors import GraphQLScopeError
-from fastmcp_scopes.graphql.analysis import (
-    DefinitionPlan,
-    OperationAnalysis,
-    PlanEvaluator,
-    ScopeIndex,
-    ScopePlans,
-    analysis_of,
-    scope_rule,
-)
+from fastmcp_scopes.graphql.analysis import OperationAnalysis, PlanEvaluator, analysis_of
 from fastmcp_scopes.graphql.catalogue import CataloguePlaces, merge_catalogue
 from fastmcp_scopes.graphql.directives import ScopeDeclarations, read_declarations
 from fastmcp_scopes.graphql.federation import DirectiveNames, prepare_document
+from fastmcp_scopes.graphql.requires_scopes import DefinitionPlan, ScopePlans, scope_rule
+from fastmcp_scopes.graphql.scope_index import ScopeIndex
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
 
 __all__ = [

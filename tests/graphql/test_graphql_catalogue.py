@@ -40,8 +40,8 @@ from graphql_harness import GITHUB_SCHEMA, OPERATIONS
 
 from fastmcp_scopes.errors import GraphQLScopeError, RequirementTooComplexError
 from fastmcp_scopes.graphql import GraphQLSchemaWarning, OperationAnalysis, ScopedSchema, read_operation_files
-from fastmcp_scopes.graphql.analysis import ScopeIndex
 from fastmcp_scopes.graphql.directives import ScopeDeclaration
+from fastmcp_scopes.graphql.scope_index import ScopeIndex
 from fastmcp_scopes.requirements import Requirement
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "graphql.py"
