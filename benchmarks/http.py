@@ -27,13 +27,9 @@ Run from the repository root::
    figures are signature and claim checks only. Rounds alternate between the two; the best round
    of each is reported with the ratio (ours / theirs; above 1 means we are faster). Target: ahead.
 
-``fastmcp`` is a benchmark-only dependency and may pin a different ``mcp`` than this project, so it
-is best kept out of the project's environment. When it cannot be imported here, section 2 runs in a
-child process under ``--python`` or ``$FASTMCP_BENCH_PYTHON``, an interpreter from a separate
-environment holding both packages, for example::
-
-    python -m venv /tmp/fastmcp-bench && /tmp/fastmcp-bench/bin/pip install fastmcp -e .
-    python benchmarks/http.py --python /tmp/fastmcp-bench/bin/python
+``fastmcp`` comes with the ``dev`` extra. Where it cannot be imported, section 2 runs in a child
+process under ``--python`` or ``$FASTMCP_BENCH_PYTHON``, an interpreter from another environment
+holding both packages (``pip install fastmcp -e .`` there).
 
 Without one, section 2 measures ours alone and says so. Everything binds to 127.0.0.1, every loop
 is bounded, and the default run takes about a minute and a half (``--quick``: about 25 seconds).
