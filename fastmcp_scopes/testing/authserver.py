@@ -1,12 +1,14 @@
 """A development OAuth 2.1 authorization server for tests and demos, served on 127.0.0.1.
 
 Built on the MCP SDK's authorization-server routes (``mcp.server.auth.routes.create_auth_routes``)
-with an in-memory ``OAuthAuthorizationServerProvider``; what the SDK does not offer is added thinly:
+with an in-memory ``OAuthAuthorizationServerProvider`` (:mod:`~fastmcp_scopes.testing.provider`); what the SDK
+does not offer is added thinly:
 
 - RFC 8414 metadata at ``/.well-known/oauth-authorization-server`` (and, harmlessly,
   ``/.well-known/openid-configuration``) that also names ``jwks_uri`` and ``client_credentials``;
 - ``/jwks``, the public keys (RFC 7517), counting requests so tests can see the verifier's fetches;
-- the ``client_credentials`` grant (RFC 6749 §4.4) in front of the SDK token handler.
+- the ``client_credentials`` grant (RFC 6749 §4.4) in front of the SDK token handler
+  (:mod:`~fastmcp_scopes.testing.token_endpoint`).
 
 Access tokens are RFC 9068 JWTs (``typ: at+jwt``, RS256 by default) with ``iss``, ``sub``,
 ``client_id``, ``aud`` (the RFC 8707 ``resource`` requested), ``scope``, ``exp``, ``iat`` and
@@ -17,51 +19,36 @@ refused with ``invalid_scope``. Nothing here is fit for production: keys and sta
 
 from __future__ import annotations
 
-import base64
-import hmac
 import secrets
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
-from urllib.parse import parse_qs, unquote_plus
 
 import anyio
-import jwt
-from mcp.server.auth.provider import (
-    AccessToken,
-    AuthorizationCode,
-    AuthorizationParams,
-    AuthorizeError,
-    RefreshToken,
-    TokenError,
-    construct_redirect_uri,
-)
+from mcp.server.auth.provider import RefreshToken, TokenError
 from mcp.server.auth.routes import build_metadata, create_auth_routes
 from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyHttpUrl, AnyUrl
 from starlette.applications import Starlette
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fastmcp_scopes.challenge import validate_scope_token
 from fastmcp_scopes.errors import ConfigurationError
-from fastmcp_scopes.http import _replay
 from fastmcp_scopes.testing.keys import Algorithm, SigningKey
 from fastmcp_scopes.testing.loopback import LoopbackServer
+from fastmcp_scopes.testing.provider import MemoryProvider
+from fastmcp_scopes.testing.token_endpoint import TokenEndpoint, client_credentials_grant
 
 __all__ = [
     "OMIT",
     "DevAuthorizationServer",
     "DevClient",
 ]
-
-_NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class _Omit:
@@ -83,107 +70,6 @@ class DevClient:
     grant_types: tuple[str, ...] = ("client_credentials",)
     redirect_uris: tuple[str, ...] = ()
     token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post", "none"] = "client_secret_basic"
-
-
-class _Provider:
-    """In-memory ``OAuthAuthorizationServerProvider`` behind the SDK's routes."""
-
-    def __init__(self, server: DevAuthorizationServer) -> None:
-        self.server = server
-        self.clients: dict[str, OAuthClientInformationFull] = {}
-        self.codes: dict[str, AuthorizationCode] = {}
-        self.refresh_tokens: dict[str, RefreshToken] = {}
-
-    async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
-        return self.clients.get(client_id)
-
-    async def register_client(self, client_info: OAuthClientInformationFull) -> None:
-        # RFC 7591 §3.2.1 lets the server replace requested metadata. A dynamically registered
-        # client may ask for any scope this server grants, so a later step-up (which requests more
-        # scopes than the first registration named) is not refused at /authorize.
-        client_info.scope = " ".join(self.server.scopes)
-        self.clients[client_info.client_id] = client_info
-
-    async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
-        scopes = params.scopes if params.scopes is not None else list(self.server.default_scopes)
-        bad = self.server.ungrantable(scopes, client)
-        if bad:
-            raise AuthorizeError("invalid_scope", "The requested scope is not granted by this server")
-        if not self.server.resource_allowed(params.resource):
-            raise AuthorizeError("invalid_target", "The requested resource is not served by this server")
-        code = secrets.token_urlsafe(32)
-        self.codes[code] = AuthorizationCode(
-            code=code,
-            scopes=scopes,
-            expires_at=time.time() + 300,
-            client_id=client.client_id,
-            code_challenge=params.code_challenge,
-            redirect_uri=params.redirect_uri,
-            redirect_uri_provided_explicitly=params.redirect_uri_provided_explicitly,
-            resource=params.resource,
-            subject=self.server.subject,
-        )
-        # Automatic consent: straight back to the client, with the RFC 9207 issuer.
-        return construct_redirect_uri(str(params.redirect_uri), code=code, state=params.state, iss=self.server.issuer)
-
-    async def load_authorization_code(
-        self, client: OAuthClientInformationFull, authorization_code: str
-    ) -> AuthorizationCode | None:
-        return self.codes.get(authorization_code)
-
-    async def exchange_authorization_code(
-        self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
-    ) -> OAuthToken:
-        self.codes.pop(authorization_code.code, None)  # single use (RFC 6749 §4.1.2)
-        return self.server.grant(
-            client_id=client.client_id,
-            scopes=authorization_code.scopes,
-            resource=authorization_code.resource,
-            subject=authorization_code.subject or self.server.subject,
-            refresh=True,
-        )
-
-    async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> RefreshToken | None:
-        return self.refresh_tokens.get(refresh_token)
-
-    async def exchange_refresh_token(
-        self, client: OAuthClientInformationFull, refresh_token: RefreshToken, scopes: list[str]
-    ) -> OAuthToken:
-        self.refresh_tokens.pop(refresh_token.token, None)  # rotate
-        return self.server.grant(
-            client_id=client.client_id,
-            scopes=scopes,
-            resource=refresh_token.resource,
-            subject=refresh_token.subject or self.server.subject,
-            refresh=True,
-        )
-
-    async def load_access_token(self, token: str) -> AccessToken | None:
-        try:
-            claims = jwt.decode(
-                token,
-                self.server.signing_key.private_key.public_key(),
-                algorithms=[self.server.signing_key.algorithm],
-                issuer=self.server.issuer,
-                options={"verify_aud": False},
-            )
-        except jwt.PyJWTError:
-            return None
-        return AccessToken(
-            token=token,
-            client_id=claims.get("client_id", ""),
-            scopes=str(claims.get("scope", "")).split(),
-            expires_at=claims.get("exp"),
-            subject=claims.get("sub"),
-            claims=claims,
-        )
-
-    async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
-        if isinstance(token, RefreshToken):
-            self.refresh_tokens.pop(token.token, None)
-
-    async def exchange_identity_assertion(self, client: OAuthClientInformationFull, params: Any) -> OAuthToken:
-        raise TokenError("unsupported_grant_type", "The JWT bearer grant is not supported by this server")
 
 
 class DevAuthorizationServer:
@@ -232,7 +118,7 @@ class DevAuthorizationServer:
         """How many times ``/jwks`` was requested."""
         self.jwks_status = 200
         """Status ``/jwks`` answers with; anything but 200 serves an error body instead of keys."""
-        self._provider = _Provider(self)
+        self._provider = MemoryProvider(self)
         self._loopback = LoopbackServer(app_factory=self._app)
         self.issuer = ""
         """``http://127.0.0.1:<port>`` once started (no trailing slash, as in the ``iss`` claim)."""
@@ -423,26 +309,6 @@ class DevAuthorizationServer:
 
     # -- HTTP ------------------------------------------------------------------------------------
 
-    async def _authenticate(self, request: Request, form: FormData) -> OAuthClientInformationFull | None:
-        # RFC 6749 §2.3.1, both methods. The SDK's ClientAuthenticator wants client_id in the body
-        # even with HTTP Basic, which the SDK's own client_credentials provider does not send.
-        client_id, secret = form.get("client_id"), form.get("client_secret")
-        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "basic":
-            try:
-                user, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
-            except (ValueError, UnicodeDecodeError):
-                return None
-            if client_id is not None and client_id != unquote_plus(user):
-                return None
-            client_id, secret = unquote_plus(user), unquote_plus(password)
-        if not isinstance(client_id, str) or not isinstance(secret, str):
-            return None
-        client = self._provider.clients.get(client_id)
-        if client is None or not client.client_secret:
-            return None
-        return client if hmac.compare_digest(client.client_secret.encode(), secret.encode()) else None
-
     def _app(self, base_url: str) -> Starlette:
         issuer = AnyHttpUrl(base_url)
         registration = ClientRegistrationOptions(
@@ -473,57 +339,14 @@ class DevAuthorizationServer:
             Route("/.well-known/oauth-authorization-server", metadata_endpoint, methods=["GET"]),
             Route("/.well-known/openid-configuration", metadata_endpoint, methods=["GET"]),
             Route("/jwks", jwks_endpoint, methods=["GET"]),
-            Route("/token", _TokenEndpoint(self, sdk_token_app), methods=["POST", "OPTIONS"]),
+            Route("/token", TokenEndpoint(self, sdk_token_app), methods=["POST", "OPTIONS"]),
             *(r for r in sdk_routes if not (isinstance(r, Route) and r.path in ("/token", _METADATA_PATH))),
         ]
         return Starlette(routes=routes)
 
     async def client_credentials(self, request: Request) -> Response:
         """RFC 6749 §4.4: the ``client_credentials`` grant, for confidential clients only."""
-        form = await request.form()
-        client = await self._authenticate(request, form)
-        if client is None:
-            return _token_error("invalid_client", "Client authentication failed", 401)
-        if "client_credentials" not in client.grant_types:
-            return _token_error("unauthorized_client", "This client may not use the client_credentials grant")
-        raw_scope = form.get("scope")
-        scopes = str(raw_scope).split(" ") if isinstance(raw_scope, str) and raw_scope else (client.scope or "").split()
-        if self.ungrantable(scopes, client):
-            return _token_error("invalid_scope", "The requested scope is not granted to this client")
-        raw_resource = form.get("resource")
-        resource = raw_resource if isinstance(raw_resource, str) and raw_resource else None
-        try:
-            token = self.grant(
-                client_id=client.client_id, scopes=scopes, resource=resource, subject=client.client_id, refresh=False
-            )
-        except TokenError as err:
-            return _token_error(err.error, err.error_description or err.error)
-        return JSONResponse(token.model_dump(mode="json", exclude_none=True), headers=_NO_STORE)
-
-
-class _TokenEndpoint:
-    """The SDK token handler, with the ``client_credentials`` grant (which it lacks) answered in front of it."""
-
-    def __init__(self, server: DevAuthorizationServer, sdk_app: ASGIApp) -> None:
-        self.server = server
-        self.sdk_app = sdk_app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("method") != "POST":
-            await self.sdk_app(scope, receive, send)
-            return
-        body = await Request(scope, receive).body()
-        # The body was read to look at grant_type; hand it over again to whoever reads it next.
-        replay = _replay(body, receive)
-        if parse_qs(body.decode("latin-1")).get("grant_type") == ["client_credentials"]:
-            response = await self.server.client_credentials(Request(scope, replay))
-            await response(scope, receive, send)
-        else:
-            await self.sdk_app(scope, replay, send)
+        return await client_credentials_grant(self, self._provider.clients, request)
 
 
 _METADATA_PATH: Final = "/.well-known/oauth-authorization-server"
-
-
-def _token_error(error: str, description: str, status: int = 400) -> Response:
-    return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=_NO_STORE)
