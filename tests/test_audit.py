@@ -116,6 +116,7 @@ async def test_listings_and_the_handshake_are_audited_too(caplog: pytest.LogCapt
     ]
 
 
+@pytest.mark.spec("design/audit-without-token")
 async def test_the_token_never_reaches_the_log(caplog: pytest.LogCaptureFixture) -> None:
     server = payroll_server()
     caplog.set_level(logging.DEBUG)

@@ -55,6 +55,7 @@ def test_render_gives_the_exact_header(challenge: BearerChallenge, header: str, 
     assert challenge.status_code == status
 
 
+@pytest.mark.spec("rfc6750/no-credentials")
 def test_no_credentials_challenge_has_no_error_attribute() -> None:
     params = parse_www_authenticate(BearerChallenge(resource_metadata=PRM, scope=("a",)).render())
 
@@ -173,6 +174,7 @@ def test_every_rfc6749_scope_token_is_accepted(token: str) -> None:
     assert validate_scope_token(token) == token
 
 
+@pytest.mark.spec("rfc6749/scope-token")
 @pytest.mark.parametrize("token", ["", " ", "a b", '"', "\\", "\x7f", "\u00e9", None, 1, b"bytes"])
 def test_anything_else_is_an_invalid_scope(token: object) -> None:
     with pytest.raises(InvalidScopeError, match=r"RFC 6749 §3\.3"):

@@ -105,6 +105,7 @@ def test_a_missing_graphql_operation_file_is_a_configuration_error() -> None:
 # -- errors at decoration time ---------------------------------------------------------------------
 
 
+@pytest.mark.spec("rfc6749/scope-token")
 @pytest.mark.parametrize("token", ["employees read", 'x"y', "back\\slash", "", "r\u00e9sum\u00e9"])
 def test_a_bad_scope_names_the_function_and_the_token(token: str) -> None:
     def update_salary() -> None: ...

@@ -127,6 +127,7 @@ async def test_resource_is_the_audience_entry_that_matched(server: DevAuthorizat
     assert (await verifier.verify(raw)).resource == "https://b.example/mcp"
 
 
+@pytest.mark.spec("rfc9068/audience")
 async def test_audience_defaults_to_resource_url(server: DevAuthorizationServer) -> None:
     verifier = JWTVerifier(issuer=server.issuer, jwks_uri=server.jwks_uri, resource_url="https://rs.example/mcp")
     assert (await verifier.verify(server.issue_token(audience="https://rs.example/mcp"))).resource == (
@@ -144,6 +145,7 @@ async def test_each_default_algorithm_verifies(algorithm: Any) -> None:
         assert token.scopes == ["read"]
 
 
+@pytest.mark.spec("rfc9068/verification")
 async def test_algorithm_outside_the_allow_list_is_refused() -> None:
     with DevAuthorizationServer(["read"], audience=AUDIENCE, algorithm="ES256") as srv:
         with pytest.raises(InvalidTokenError) as caught:

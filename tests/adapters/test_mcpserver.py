@@ -149,6 +149,7 @@ async def test_resources_templates_and_prompts_are_listed_per_token(mode: str) -
         }
 
 
+@pytest.mark.spec("mcp/listing-varies")
 async def test_filtered_listings_are_private_to_the_token(mode: str) -> None:
     public = CacheHint(ttl_ms=60_000, scope="public")
     server = hr_server(
@@ -223,6 +224,7 @@ async def test_refusal_happens_before_argument_validation(mode: str) -> None:
     assert error.error.code == INSUFFICIENT_SCOPE
 
 
+@pytest.mark.spec("design/closest-alternative")
 async def test_the_closest_alternative_is_named_with_ties_to_the_first(mode: str) -> None:
     async with scoped_client(guarded(), ["hr:approve"], mode=mode) as client:
         error = await refusal(client.call_tool("approve_raise", {"employee": "alice"}))
@@ -346,6 +348,7 @@ async def test_decorator_order_does_not_matter_for_any_kind(mode: str, scope_dec
 # -- hierarchy and layered scopes ------------------------------------------------------------------
 
 
+@pytest.mark.spec("mcp/scope-hierarchy")
 async def test_the_hierarchy_expands_granted_scopes(mode: str) -> None:
     server = guarded(hierarchy={"employees:write": ["employees:read"], "hr:lead": ["employees:write", "hr:approve"]})
 
@@ -504,6 +507,7 @@ async def ask(client: Client, kind: str, name: str) -> tuple[str, Any]:
     return await answer(client.read_resource(name), name)
 
 
+@pytest.mark.spec("design/hidden-not-found")
 @pytest.mark.parametrize(("kind", "hidden", "unknown"), HIDDEN_AND_UNKNOWN)
 async def test_not_found_answers_exactly_like_a_missing_primitive(
     mode: str, kind: str, hidden: str, unknown: str
@@ -593,6 +597,7 @@ async def test_challenges_name_only_the_operation_by_default(mode: str) -> None:
 # -- no token (stdio, plain in-process clients) ----------------------------------------------------
 
 
+@pytest.mark.spec("design/no-token-fails-closed")
 async def test_no_token_fails_closed(mode: str) -> None:
     with pytest.raises(BaseExceptionGroup) as raised:
         async with Client(guarded(), mode=mode):

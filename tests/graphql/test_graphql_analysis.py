@@ -63,6 +63,7 @@ def test_root_type_and_plain_field() -> None:
     expect("subscription { ping }", [["s"]])
 
 
+@pytest.mark.spec("federation/requires-scopes")
 def test_field_directive_alternatives() -> None:
     expect("{ guarded }", [["q", "f1"], ["q", "f2"]])
 

@@ -20,6 +20,7 @@ from fastmcp_scopes.graphql import SCHEMA_ENV_VAR, GraphQLSchemaWarning, ScopedS
 # -- federation names ----------------------------------------------------------------------------
 
 
+@pytest.mark.spec("federation/link-imports")
 def test_subgraph_with_renamed_import_and_prefix() -> None:
     schema = load_schema(SCHEMAS / "employees-subgraph.graphql", strict=True)
     expect = partial(assert_requirement, schema)

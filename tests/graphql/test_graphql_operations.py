@@ -29,10 +29,10 @@ from starlette.routing import Route
 
 from fastmcp_scopes import ConfigurationError, GraphQLScopeError, ScopeGuard, requires_scopes
 from fastmcp_scopes.adapters.mcpserver import META_KEY
-from fastmcp_scopes.graphql import ScopedSchema, load_schema
+from fastmcp_scopes.graphql import ScopedSchema, load_schema, schema_sdl
 from fastmcp_scopes.graphql.endpoints import GraphQLCoreEndpoint, HTTPGraphQLEndpoint
 from fastmcp_scopes.graphql.input_schema import operation_input_schema
-from fastmcp_scopes.graphql.operations import add_operation_tools, schema_sdl, snake_case
+from fastmcp_scopes.graphql.operations import add_operation_tools, snake_case
 from fastmcp_scopes.policy import INSUFFICIENT_SCOPE
 from fastmcp_scopes.testing import LoopbackServer, scoped_client
 

@@ -105,11 +105,13 @@ CASES: list[tuple[str, str, list[list[str]]]] = [
 ]
 
 
+@pytest.mark.spec("federation/requires-scopes")
 @pytest.mark.parametrize(("document", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_operation_requirement(supergraph: ScopedSchema, document: str, expected: list[list[str]]) -> None:
     assert_requirement(supergraph, document, expected)
 
 
+@pytest.mark.spec("federation/link-imports")
 def test_scope_directive_names_come_from_the_links_and_the_plain_name(supergraph: ScopedSchema) -> None:
     assert supergraph.names.requires_scopes == {"scopes", "requiresScopes"}
     assert supergraph.names.authenticated == {"authenticated"}

@@ -39,6 +39,7 @@ async def post(http: httpx2.AsyncClient, d: Deployment, body: Any, headers: dict
     return await http.post(d.url, content=content, headers=headers)
 
 
+@pytest.mark.spec("rfc6750/no-credentials")
 async def test_no_token_gets_a_bare_challenge_with_the_baseline(
     deployment: Deployment, http: httpx2.AsyncClient
 ) -> None:
@@ -56,6 +57,7 @@ async def test_another_scheme_counts_as_no_bearer_credentials(deployment: Deploy
     assert "error=" not in response.headers["www-authenticate"]
 
 
+@pytest.mark.spec("rfc6750/invalid-request")
 async def test_two_authorization_headers_are_an_invalid_request(
     deployment: Deployment, http: httpx2.AsyncClient
 ) -> None:
@@ -67,6 +69,7 @@ async def test_two_authorization_headers_are_an_invalid_request(
     assert deployment.calls == []
 
 
+@pytest.mark.spec("rfc9728/metadata")
 async def test_protected_resource_metadata(deployment: Deployment, http: httpx2.AsyncClient) -> None:
     response = await http.get(deployment.metadata_url)
     assert response.status_code == 200
@@ -113,6 +116,8 @@ def forgery_target() -> Iterator[tuple[Deployment, dict[str, str]]]:
             yield deployment, dict(forged_tokens(auth_server, deployment.url))
 
 
+@pytest.mark.spec("rfc6750/invalid-token")
+@pytest.mark.spec("rfc9068/verification")
 @pytest.mark.parametrize("case", forged_cases())
 async def test_forged_tokens_get_invalid_token_and_reach_no_tool(
     forgery_target: tuple[Deployment, dict[str, str]], case: str
@@ -160,6 +165,7 @@ HOSTILE: list[tuple[str, bytes, dict[str, str], int]] = [
 ]
 
 
+@pytest.mark.spec("design/bodies-refused")
 @pytest.mark.parametrize(("body", "extra", "status"), [h[1:] for h in HOSTILE], ids=[h[0] for h in HOSTILE])
 async def test_hostile_bodies_are_refused_and_never_executed(
     deployment: Deployment, http: httpx2.AsyncClient, body: bytes, extra: dict[str, str], status: int
@@ -198,6 +204,7 @@ def parse_scope(response: httpx2.Response) -> str:
     return parse_www_authenticate(response.headers["www-authenticate"])["scope"]
 
 
+@pytest.mark.spec("mcp/include-token-scopes")
 async def test_include_token_scopes_unions_the_challenge(
     auth_server: DevAuthorizationServer, http: httpx2.AsyncClient
 ) -> None:

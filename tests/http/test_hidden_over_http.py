@@ -7,6 +7,7 @@ import json
 from typing import Annotated, Any
 
 import httpx2
+import pytest
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
@@ -57,6 +58,7 @@ async def answer(http: httpx2.AsyncClient, url: str, token: str, name: str) -> t
     return response.status_code, response.json()
 
 
+@pytest.mark.spec("design/hidden-not-found")
 async def test_a_hidden_tool_answers_like_a_missing_one_even_with_param_headers() -> None:
     mcp = server()
     async with DevAuthorizationServer(scopes=["payroll:run", "other"]) as auth:

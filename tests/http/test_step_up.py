@@ -57,6 +57,7 @@ def granted(storage: MemoryTokenStorage) -> set[str]:
     return set((storage.tokens.scope or "").split())
 
 
+@pytest.mark.spec("mcp/challenge-covers-operation")
 @pytest.mark.parametrize("mode", MODES)
 async def test_client_credentials_steps_up_one_operation_at_a_time(deployment: Deployment, mode: str) -> None:
     recorder = Recorder()
@@ -83,6 +84,7 @@ async def test_client_credentials_steps_up_one_operation_at_a_time(deployment: D
     assert deployment.calls == ["get_employees", "update_employee_mood"]
 
 
+@pytest.mark.spec("mcp/no-reauthorization-loop")
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_scope_the_authorization_server_refuses_ends_after_one_step_up(
     deployment: Deployment, mode: str
@@ -100,6 +102,7 @@ async def test_a_scope_the_authorization_server_refuses_ends_after_one_step_up(
     assert deployment.calls == []
 
 
+@pytest.mark.spec("rfc6750/insufficient-scope")
 async def test_the_403_is_exact(deployment: Deployment) -> None:
     token = deployment.auth_server.issue_token(scopes=BASELINE, audience=deployment.url)
     body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "get_employees", "arguments": {}}}
@@ -166,6 +169,7 @@ async def test_authorization_code_client_steps_up_too(deployment: Deployment, mo
     assert deployment.calls == ["update_employee_mood"]
 
 
+@pytest.mark.spec("design/stateless")
 @pytest.mark.parametrize("mode", MODES)
 async def test_stateless_servers_step_up_the_same(auth_server: DevAuthorizationServer, mode: str) -> None:
     loopback, get = deploy(auth_server, stateless_http=True, json_response=True)
