@@ -25,9 +25,10 @@ from fastmcp_scopes.graphql.input_schema import operation_input_schema
 from fastmcp_scopes.graphql.loading import SCHEMA_ENV_VAR, load_schema, load_schema_async, read_operation_files
 from fastmcp_scopes.graphql.requires_scopes import RequiresScopesRule
 from fastmcp_scopes.graphql.schema import DEFAULT_MAX_ERRORS, DEFAULT_MAX_TOKENS, GraphQLSchemaWarning, ScopedSchema
+from fastmcp_scopes.graphql.sdl import schema_sdl
 
 if TYPE_CHECKING:
-    from fastmcp_scopes.graphql.operations import add_operation_tools, schema_sdl
+    from fastmcp_scopes.graphql.operations import add_operation_tools
 
 __all__ = [
     # loading
@@ -45,21 +46,21 @@ __all__ = [
     "OperationKind",
     "RequiresScopesRule",
     "ScopeDeclaration",
-    # running operations, and their variables as JSON Schema
+    # running operations, their variables as JSON Schema, and the schema as SDL
     "GraphQLCoreEndpoint",
     "GraphQLEndpoint",
     "GraphQLUpstreamError",
     "HTTPGraphQLEndpoint",
     "operation_input_schema",
+    "schema_sdl",
     # operations as MCP tools (import the MCP SDK, on first use)
     "add_operation_tools",
-    "schema_sdl",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # Only names not imported above get here: the listed ones are the operation tools, which import the
-    # MCP SDK (the analysis core must not), so they load on first use.
+    # Only names not imported above get here: the listed one is add_operation_tools, which imports the
+    # MCP SDK (the analysis core must not), so it loads on first use.
     if name in __all__:
         from fastmcp_scopes.graphql import operations
 

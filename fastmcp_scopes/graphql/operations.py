@@ -23,18 +23,9 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
-    GraphQLInputObjectType,
-    GraphQLInterfaceType,
-    GraphQLNamedType,
-    GraphQLObjectType,
     GraphQLSchema,
-    GraphQLUnionType,
     OperationDefinitionNode,
-    get_named_type,
-    is_introspection_type,
-    is_specified_scalar_type,
     print_ast,
-    print_type,
     separate_operations,
 )
 from graphql.execution import get_variable_values
@@ -51,6 +42,7 @@ from fastmcp_scopes.graphql.endpoints import GraphQLEndpoint, HTTPGraphQLEndpoin
 from fastmcp_scopes.graphql.input_schema import operation_input_schema
 from fastmcp_scopes.graphql.loading import load_schema, read_operation_files
 from fastmcp_scopes.graphql.schema import ScopedSchema
+from fastmcp_scopes.graphql.sdl import schema_sdl
 from fastmcp_scopes.policy import ScopeGuard
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
 
@@ -58,7 +50,6 @@ __all__ = [
     "EXECUTE_GRAPHQL",
     "GET_SCHEMA",
     "add_operation_tools",
-    "schema_sdl",
     "snake_case",
 ]
 
@@ -74,51 +65,6 @@ _MAX_REPORTED_ERRORS = 20
 def snake_case(name: str) -> str:
     """``GetEmployees`` → ``get_employees``, ``getHTTPStatus`` → ``get_http_status``."""
     return _WORD_BOUNDARY.sub("_", name).lower()
-
-
-# -- the schema as SDL --------------------------------------------------------------------------------
-
-
-def schema_sdl(schema: ScopedSchema | GraphQLSchema) -> str:
-    """The SDL a client needs: the types reachable from the root operation types, without directive
-    definitions or federation plumbing (``link__Import``, ``FieldSet``, scope scalars)."""
-    graphql_schema = schema.schema if isinstance(schema, ScopedSchema) else schema
-    roots = [graphql_schema.query_type, graphql_schema.mutation_type, graphql_schema.subscription_type]
-    reachable: set[str] = set()
-    pending: list[GraphQLNamedType] = [t for t in roots if t is not None]
-    while pending:
-        named = pending.pop()
-        if named.name in reachable or is_introspection_type(named) or is_specified_scalar_type(named):
-            continue
-        reachable.add(named.name)
-        pending.extend(_referenced(graphql_schema, named))
-    parts: list[str] = []
-    standard = ("Query", "Mutation", "Subscription")
-    if any(root is not None and root.name != name for root, name in zip(roots, standard, strict=True)):
-        entries = [
-            f"  {kind}: {root.name}"
-            for kind, root in zip(("query", "mutation", "subscription"), roots, strict=True)
-            if root is not None
-        ]
-        parts.append("schema {\n" + "\n".join(entries) + "\n}")
-    parts.extend(print_type(t) for name, t in graphql_schema.type_map.items() if name in reachable)
-    return "\n\n".join(parts) + "\n"
-
-
-def _referenced(schema: GraphQLSchema, named: GraphQLNamedType) -> Iterable[GraphQLNamedType]:
-    if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
-        for field in named.fields.values():
-            yield get_named_type(field.type)
-            for arg in field.args.values():
-                yield get_named_type(arg.type)
-        yield from named.interfaces
-        if isinstance(named, GraphQLInterfaceType):
-            yield from schema.get_possible_types(named)
-    elif isinstance(named, GraphQLUnionType):
-        yield from named.types
-    elif isinstance(named, GraphQLInputObjectType):
-        for input_field in named.fields.values():
-            yield get_named_type(input_field.type)
 
 
 # -- running an operation -------------------------------------------------------------------------------
