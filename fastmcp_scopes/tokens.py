@@ -27,6 +27,7 @@ from fastmcp_scopes._json import loads_unique_names
 from fastmcp_scopes.challenge import validate_scope_token
 from fastmcp_scopes.errors import ConfigurationError, InvalidScopeError, InvalidTokenError
 from fastmcp_scopes.jwks import SUPPORTED_ALGORITHMS, JWKSCache, PublicKey, fits
+from fastmcp_scopes.settings import ScopesSettings
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
@@ -229,6 +230,29 @@ class JWTVerifier:
         )
         self._clock = clock
         self._algorithm_impls = {alg: jwt.get_algorithm_by_name(alg) for alg in algs}
+
+    @classmethod
+    def from_settings(cls, settings: ScopesSettings, *, resource_url: str, server_hint: str) -> JWTVerifier:
+        """The verifier ``FASTMCP_SCOPES_ISSUER``, ``JWKS_URI``, ``AUDIENCE`` (default: ``resource_url``),
+        ``ALGORITHMS``, ``LEEWAY`` and ``REQUIRE_TYP`` describe.
+
+        Raises:
+            ConfigurationError: issuer or JWKS URI unset; ``server_hint`` says what else would do.
+        """
+        if not settings.issuer or not settings.jwks_uri:
+            raise ConfigurationError(
+                "serving over HTTP needs a token verifier: set FASTMCP_SCOPES_ISSUER and FASTMCP_SCOPES_JWKS_URI, "
+                f"or {server_hint}"
+            )
+        return cls(
+            issuer=settings.issuer,
+            jwks_uri=settings.jwks_uri,
+            audience=settings.audience or None,
+            resource_url=resource_url,
+            algorithms=settings.algorithms,
+            leeway=settings.leeway,
+            require_typ=settings.require_typ,
+        )
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """``TokenVerifier`` protocol: the verified token, or ``None`` for any invalid one."""

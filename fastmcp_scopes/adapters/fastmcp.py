@@ -431,21 +431,8 @@ def _http_auth(guard: ScopeGuard, server: FastMCP[Any], mcp_path: str) -> tuple[
     verifier: TokenVerifier
     if auth is not None:
         verifier = _ProviderVerified()
-    elif s.issuer and s.jwks_uri:
-        verifier = JWTVerifier(
-            issuer=s.issuer,
-            jwks_uri=s.jwks_uri,
-            audience=s.audience or None,
-            resource_url=resource_url,
-            algorithms=s.algorithms,
-            leeway=s.leeway,
-            require_typ=s.require_typ,
-        )
     else:
-        raise ConfigurationError(
-            "serving over HTTP needs a token verifier: set FASTMCP_SCOPES_ISSUER and FASTMCP_SCOPES_JWKS_URI, "
-            "or give the server an auth provider"
-        )
+        verifier = JWTVerifier.from_settings(s, resource_url=resource_url, server_hint="give the server auth=")
     servers: Sequence[Any] = s.authorization_servers or getattr(auth, "authorization_servers", None) or []
     if not servers and s.issuer:
         servers = [s.issuer]

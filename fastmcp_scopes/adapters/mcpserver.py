@@ -314,20 +314,7 @@ def _http_auth(guard: ScopeGuard, server: MCPServer[Any]) -> tuple[TokenVerifier
         )
     verifier: TokenVerifier | None = server._token_verifier
     if verifier is None:
-        if not s.issuer or not s.jwks_uri:
-            raise ConfigurationError(
-                "serving over HTTP needs a token verifier: set FASTMCP_SCOPES_ISSUER and FASTMCP_SCOPES_JWKS_URI, "
-                "or give the server a token_verifier"
-            )
-        verifier = JWTVerifier(
-            issuer=s.issuer,
-            jwks_uri=s.jwks_uri,
-            audience=s.audience or None,
-            resource_url=resource_url,
-            algorithms=s.algorithms,
-            leeway=s.leeway,
-            require_typ=s.require_typ,
-        )
+        verifier = JWTVerifier.from_settings(s, resource_url=resource_url, server_hint="pass token_verifier=")
     issuer = s.issuer or (str(auth.issuer_url) if auth else None)
     servers = s.authorization_servers or ([issuer] if issuer else [])
     return verifier, ProtectedResource(resource_url, servers, s.scopes_supported)
