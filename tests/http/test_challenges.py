@@ -54,7 +54,10 @@ async def test_no_token_gets_a_bare_challenge_with_the_baseline(
 async def test_another_scheme_counts_as_no_bearer_credentials(deployment: Deployment, http: httpx2.AsyncClient) -> None:
     response = await post(http, deployment, CALL, {**ACCEPT, "authorization": "Basic dXNlcjpwYXNz"})
     assert response.status_code == 401
-    assert "error=" not in response.headers["www-authenticate"]
+    assert response.headers["www-authenticate"] == (
+        f'Bearer scope="mcp:connect mcp:tools:read", resource_metadata="{deployment.metadata_url}"'
+    )
+    assert deployment.calls == []
 
 
 @pytest.mark.spec("rfc6750/invalid-request")
@@ -219,11 +222,18 @@ async def test_include_token_scopes_unions_the_challenge(
         assert response.json()["error"]["data"]["missing"] == ["employees:write"]
 
 
-async def test_notifications_pass_untouched(deployment: Deployment, http: httpx2.AsyncClient) -> None:
-    token = deployment.auth_server.issue_token(scopes=["mcp:connect"], audience=deployment.url)
-    body = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-    response = await post(http, deployment, body, bearer(token))
-    assert response.status_code not in (401, 403)
+async def test_notifications_pass_untouched(auth_server: DevAuthorizationServer, http: httpx2.AsyncClient) -> None:
+    # Stateless: a stateful server would refuse a session-less notification (400) whatever the guard did.
+    loopback, get = deploy(auth_server, stateless_http=True, json_response=True)
+    async with loopback:
+        deployment = get()
+        token = auth_server.issue_token(scopes=["mcp:connect"], audience=deployment.url)
+        notification = await post(
+            http, deployment, {"jsonrpc": "2.0", "method": "notifications/initialized"}, bearer(token)
+        )
+        listing = await post(http, deployment, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, bearer(token))
+    assert notification.status_code == 202  # accepted: the guard let it through to the server
+    assert listing.status_code == 403  # the same token is refused for a request the layers guard
 
 
 async def test_a_mounted_app_still_challenges(auth_server: DevAuthorizationServer, http: httpx2.AsyncClient) -> None:
@@ -239,4 +249,5 @@ async def test_a_mounted_app_still_challenges(auth_server: DevAuthorizationServe
     async with loopback:
         response = await http.post(f"{loopback.base_url}/api/mcp", content=json.dumps(CALL).encode(), headers=ACCEPT)
     assert response.status_code == 401
-    assert response.headers["www-authenticate"].startswith("Bearer resource_metadata=")
+    metadata_url = f"{loopback.base_url}/.well-known/oauth-protected-resource/api/mcp"
+    assert response.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata_url}"'
