@@ -54,6 +54,7 @@ async def test_a_replacing_client_loops_and_is_stopped() -> None:
     [loop] = of(events, "loop")
     assert loop["reauthorizations"] == MAX_REAUTHORIZATIONS + 1
     lost = [t["lost"] for t in of(events, "token") if t["step_up"]]
+    assert len(lost) == loop["reauthorizations"]
     assert all(lost), "every re-authorization dropped a scope it had"
 
 
