@@ -26,7 +26,6 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     print_ast,
-    separate_operations,
 )
 from graphql.execution import get_variable_values
 from mcp.server.mcpserver import MCPServer
@@ -341,10 +340,8 @@ _EXECUTE_SCHEMA: dict[str, Any] = {
 }
 
 
-def _prepare_adhoc(
-    schema: ScopedSchema, arguments: Mapping[str, Any], cap: int
-) -> tuple[OperationAnalysis, DocumentNode]:
-    """The analysis of the operation an ``execute_graphql`` call names, and its document.
+def _prepare_adhoc(schema: ScopedSchema, arguments: Mapping[str, Any], cap: int) -> OperationAnalysis:
+    """The analysis of the operation an ``execute_graphql`` call names (parsed and validated once).
 
     Raises:
         GraphQLScopeError: no query string, a document that does not validate, a subscription.
@@ -353,18 +350,17 @@ def _prepare_adhoc(
     operation_name = arguments.get("operationName")
     if not isinstance(query, str) or not (operation_name is None or isinstance(operation_name, str)):
         raise GraphQLScopeError("execute_graphql needs a query string (and an optional operationName string)")
-    document = schema.parse_operations(query, source_name=EXECUTE_GRAPHQL)
-    analysis = schema.analyze(document, operation_name, cap=cap, source_name=EXECUTE_GRAPHQL)
+    analysis = schema.analyze(query, operation_name, cap=cap, source_name=EXECUTE_GRAPHQL)
     if analysis.kind == "subscription":
         raise GraphQLScopeError("execute_graphql runs queries and mutations only")
-    return analysis, document
+    return analysis
 
 
 def _add_execute_graphql(
     server: MCPServer[Any], schema: ScopedSchema, upstream: GraphQLEndpoint, static: Requirement, cap: int
 ) -> None:
     def requirement_of_call(arguments: Mapping[str, Any]) -> Requirement:
-        return _prepare_adhoc(schema, arguments, cap)[0].requirement
+        return _prepare_adhoc(schema, arguments, cap).requirement
 
     async def execute_graphql(**arguments: Any) -> Any:
         # Checked again here, so that the text sent upstream is the operation whose requirement was
@@ -373,7 +369,7 @@ def _add_execute_graphql(
         if unknown:
             raise ToolError("unknown arguments; this tool takes: query, operationName, variables")
         try:
-            analysis, document = _prepare_adhoc(schema, arguments, cap)
+            analysis = _prepare_adhoc(schema, arguments, cap)
         except GraphQLScopeError:
             raise ToolError("the query is not a valid query or mutation for this schema") from None
         variables = arguments.get("variables") or {}
@@ -384,7 +380,7 @@ def _add_execute_graphql(
         _checked_variables(schema.schema, analysis.definition, variables)
         # Send exactly the analysed operation (and its fragments), printed by us: the upstream then
         # parses the text our analysis parsed, not some other reading of what the caller sent.
-        query = print_ast(separate_operations(document)[analysis.name or ""])
+        query = print_ast(DocumentNode(definitions=(analysis.definition, *analysis.fragments)))
         return await _run(upstream, query, analysis.name, variables)
 
     requires_scopes(any_of=[sorted(a) for a in static.alternatives], per_call=requirement_of_call)(execute_graphql)
