@@ -201,8 +201,7 @@ def add_operation_tools(
         if definition is None:  # pragma: no cover - a catalogue holds named operations only
             raise GraphQLScopeError(f"{path}: operation {name} has no definition")
         query = print_ast(DocumentNode(definitions=(definition, *analysis.fragments)))
-        text = definition.loc.source.body if definition.loc is not None else ""
-        planned.append((tool_name(name), path, analysis, query, _description(analysis, text)))
+        planned.append((tool_name(name), path, analysis, query, _description(definition)))
 
     names = [name for name, *_ in planned]
     if get_schema is not False:
@@ -398,17 +397,14 @@ def _add_execute_graphql(
     )
 
 
-def _description(analysis: OperationAnalysis, text: str) -> str | None:
-    """The operation's ``\"\"\"description\"\"\"``, else the ``#`` comment lines right above it."""
-    operation = analysis.definition
-    if operation is None:
-        return None
+def _description(operation: OperationDefinitionNode) -> str | None:
+    """The operation's ``\"\"\"description\"\"\"``, else the ``#`` comment lines right above it in its source."""
     described = getattr(operation, "description", None)  # operation descriptions: graphql-core 3.3+
     if described is not None:
         return str(described.value).strip() or None
     if operation.loc is None:
         return None
-    head, _, same_line = text[: operation.loc.start].rpartition("\n")
+    head, _, same_line = operation.loc.source.body[: operation.loc.start].rpartition("\n")
     if same_line.strip():
         return None  # Something else stands before it on its line: no comment is its own.
     comments: list[str] = []
