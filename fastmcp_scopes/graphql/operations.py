@@ -34,7 +34,7 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetad
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import ConfigDict
 
-from fastmcp_scopes.decorators import requires_scopes
+from fastmcp_scopes.decorators import PerCallRequirement, requires_scopes
 from fastmcp_scopes.errors import ConfigurationError, GraphQLScopeError, GraphQLUpstreamError
 from fastmcp_scopes.graphql.analysis import OperationAnalysis
 from fastmcp_scopes.graphql.endpoints import GraphQLEndpoint, HTTPGraphQLEndpoint
@@ -246,10 +246,14 @@ def _static_requirement(given: bool | Sequence[str] | Requirement, where: str) -
     return Requirement.all_of(*given, where=where)
 
 
-def _declare(fn: Callable[..., Any], requirement: Requirement) -> None:
+def _declare(
+    fn: Callable[..., Any],
+    requirement: Requirement,
+    per_call: PerCallRequirement | None = None,
+) -> None:
     # The decorator's any_of form carries every requirement, including "declared, no scope" ([[]]): an
     # operation touching no scope is a decision made from the schema, not a tool nobody looked at.
-    requires_scopes(any_of=[sorted(alternative) for alternative in requirement.alternatives])(fn)
+    requires_scopes(any_of=[sorted(alternative) for alternative in requirement.alternatives], per_call=per_call)(fn)
 
 
 def _register(
@@ -382,7 +386,7 @@ def _add_execute_graphql(
         query = print_ast(DocumentNode(definitions=(analysis.definition, *analysis.fragments)))
         return await _run(upstream, query, analysis.name, variables)
 
-    requires_scopes(any_of=[sorted(a) for a in static.alternatives], per_call=requirement_of_call)(execute_graphql)
+    _declare(execute_graphql, static, per_call=requirement_of_call)
     _register(
         server,
         execute_graphql,
