@@ -144,9 +144,7 @@ def _server(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for number, alternative in enumerate(own_alternatives, start=1):
             needs = " ".join(row["call"][number - 1]) if number <= len(row["call"]) else ""
             lines.append((key if number == 1 else "", str(number), " ".join(alternative) or "(no scope)", needs))
-    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(3)]
-    for line in [header, *lines]:
-        out.write("  ".join([*(c.ljust(w) for c, w in zip(line[:3], widths, strict=True)), line[3]]).rstrip() + "\n")
+    out.write(_columns(header, lines))
     return 0
 
 
@@ -173,6 +171,11 @@ def _table(results: dict[str, tuple[Path, Any]]) -> str:
                     first = False
         if analysis.authenticated:
             rows.append(("", "", "(valid token)", ", ".join(analysis.authenticated_by)))
+    return _columns(header, rows)
+
+
+def _columns(header: tuple[str, str, str, str], rows: list[tuple[str, str, str, str]]) -> str:
+    # The first three columns are padded to their widest cell; the last, free text, is not.
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
     lines = []
     for row in [header, *rows]:
