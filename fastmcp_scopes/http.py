@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,7 +46,7 @@ from fastmcp_scopes.policy import METHODS, NAME_PARAMS, Caller, Decision, ScopeG
 from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import Kind
 
-__all__ = ["ProtectedResource", "Resolver", "ScopeChallengeMiddleware", "caller_from_token"]
+__all__ = ["ProtectedResource", "Resolver", "ScopeChallengeMiddleware", "caller_from_token", "decided"]
 
 logger = logging.getLogger("fastmcp_scopes")
 
@@ -53,6 +54,22 @@ Resolver = Callable[[Kind, str, Mapping[str, Any]], Awaitable[tuple[bool, Requir
 """``(kind, name, params) -> (known, own requirement)`` for the primitive a call names, given the call's
 ``params`` (with its ``arguments``); raises ``ConfigurationError`` when they yield no requirement.
 Asynchronous, because some servers look their primitives up asynchronously."""
+
+
+_decided: ContextVar[tuple[Decision, Any] | None] = ContextVar("fastmcp_scopes_decided", default=None)
+
+
+def decided(method: str, request_id: str | int | None, params: Mapping[str, Any] | None) -> Decision | None:
+    """The decision this layer already took for the request being handled, so that a server's own
+    middleware need not take it again; ``None`` unless ``method``, ``request_id`` and ``params`` are
+    exactly what was decided (a middleware in between may have rewritten them)."""
+    handed = _decided.get()
+    if handed is None:
+        return None
+    decision, decided_params = handed
+    if decision.method != method or decision.request_id != request_id or decided_params != (params or None):
+        return None
+    return decision
 
 
 def caller_from_token(token: AccessToken) -> Caller:
@@ -238,10 +255,11 @@ class ScopeChallengeMiddleware:
         headers = Headers(scope=scope)
         try:
             body = await self._read_body(headers, receive)
-            decision = await self._decide(headers, body, caller)
+            decided_here = await self._decide(headers, body, caller)
         except _Refusal as refusal:
             await self._refuse(send, refusal)
             return
+        decision = decided_here[0] if decided_here is not None else None
         if decision is not None and decision.outcome == "insufficient_scope":
             if self.guard.settings.audit:
                 audit.emit(decision, clock=self.clock, transport="streamable-http")
@@ -249,14 +267,19 @@ class ScopeChallengeMiddleware:
             answer = {"jsonrpc": "2.0", "id": decision.request_id, "error": decision.jsonrpc_error()}
             await self._refuse(send, _Refusal(403, answer, [("www-authenticate", challenge.render())]))
             return
-        if decision is not None and decision.outcome == "not_found" and decision.name and self.conceal:
-            # Hidden from the SDK's pre-dispatch checks too (Mcp-Param-* headers are validated against
-            # the tool's schema there), so nothing in the answer tells a hidden tool from a missing one.
-            with self.conceal(decision.name):
+        # Allowed, or to be answered "not found" by the SDK itself: replay the body we read, handing the
+        # decision on so that the server's own middleware does not take it a second time.
+        reset = _decided.set(decided_here)
+        try:
+            if decision is not None and decision.outcome == "not_found" and decision.name and self.conceal:
+                # Hidden from the SDK's pre-dispatch checks too (Mcp-Param-* headers are validated against
+                # the tool's schema there), so nothing in the answer tells a hidden tool from a missing one.
+                with self.conceal(decision.name):
+                    await self.app(scope, _replay(body, receive), send)
+            else:
                 await self.app(scope, _replay(body, receive), send)
-            return
-        # Allowed (or to be answered "not found" by the SDK itself): replay the body we read.
-        await self.app(scope, _replay(body, receive), send)
+        finally:
+            _decided.reset(reset)
 
     async def _read_body(self, headers: Headers, receive: Receive) -> bytes:
         too_large = _Refusal(
@@ -279,7 +302,9 @@ class ScopeChallengeMiddleware:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _decide(self, headers: Headers, body: bytes, caller: Caller) -> Decision | None:
+    async def _decide(self, headers: Headers, body: bytes, caller: Caller) -> tuple[Decision, Any] | None:
+        """The decision for a JSON-RPC request, with the ``params`` it was taken on (``None`` for a
+        notification or a response, which carry no operation)."""
         try:
             message = loads_unique_names(body)
         except (ValueError, RecursionError):
@@ -303,7 +328,7 @@ class ScopeChallengeMiddleware:
             raise _Refusal(400, _jsonrpc_error(request_id, INVALID_PARAMS, "Invalid request parameters"))
         entry = METHODS.get(method)
         if entry is None or entry[0] == "list":
-            return self.guard.decide(method, caller=caller, request_id=request_id)
+            return self.guard.decide(method, caller=caller, request_id=request_id), params or None
         name = (params or {}).get(NAME_PARAMS[method])
         if not isinstance(name, str):
             raise _Refusal(400, _jsonrpc_error(request_id, INVALID_PARAMS, "Invalid request parameters"))
@@ -318,7 +343,8 @@ class ScopeChallengeMiddleware:
         except ConfigurationError:
             message = "Invalid arguments: no scope requirement can be computed"
             raise _Refusal(400, _jsonrpc_error(request_id, INVALID_PARAMS, message)) from None
-        return self.guard.decide(method, caller=caller, name=name, own=own, known=known, request_id=request_id)
+        decision = self.guard.decide(method, caller=caller, name=name, own=own, known=known, request_id=request_id)
+        return decision, params or None
 
     # -- answers ------------------------------------------------------------------------------------
 

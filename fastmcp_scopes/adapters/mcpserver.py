@@ -29,7 +29,7 @@ from fastmcp_scopes import audit
 from fastmcp_scopes.adapters import META_KEY, InstallReport, annotated_meta, report_undeclared, with_per_call
 from fastmcp_scopes.decorators import ScopeDeclaration, declaration_of
 from fastmcp_scopes.errors import ConfigurationError
-from fastmcp_scopes.http import ProtectedResource, ScopeChallengeMiddleware, caller_from_token
+from fastmcp_scopes.http import ProtectedResource, ScopeChallengeMiddleware, caller_from_token, decided
 from fastmcp_scopes.policy import METHODS, NAME_PARAMS, Caller, Decision, ScopeGuard
 from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import Kind
@@ -180,15 +180,25 @@ class ScopeMiddleware:
         if ctx.request_id is None:
             return await call_next(ctx)  # notifications carry no operation to authorize
         method = ctx.method
-        caller = _current_caller(ctx)
         entry = METHODS.get(method)
+        decision = decided(method, ctx.request_id, ctx.params)  # taken already, before dispatch, over HTTP
         if entry is None or entry[0] == "list":
-            decision = self.guard.decide(method, caller=caller, request_id=ctx.request_id)
+            if decision is None:
+                decision = self.guard.decide(method, caller=_current_caller(ctx), request_id=ctx.request_id)
             self._refuse_unless_allowed(decision)
             result = await call_next(ctx)
             return self._filter(method, result, decision) if entry is not None else result
+        if decision is None:
+            decision = self._decide_call(ctx, entry[1])
+        if decision.outcome == "not_found" and decision.name is not None:
+            self._audit(decision)
+            with _masking(decision.name):
+                return await call_next(ctx)
+        self._refuse_unless_allowed(decision)
+        return _private(await call_next(ctx))
 
-        kind = entry[1]
+    def _decide_call(self, ctx: ServerRequestContext[Any, Any], kind: Kind) -> Decision:
+        method = ctx.method
         params = ctx.params or {}
         name = params.get(NAME_PARAMS[method])
         arguments = params.get("arguments") or {}
@@ -201,13 +211,8 @@ class ScopeMiddleware:
             raise MCPError(
                 code=INVALID_PARAMS, message="Invalid arguments: no scope requirement can be computed"
             ) from None
-        decision = self.guard.decide(method, caller=caller, name=name, own=own, known=known, request_id=ctx.request_id)
-        if decision.outcome == "not_found":
-            self._audit(decision)
-            with _masking(name):
-                return await call_next(ctx)
-        self._refuse_unless_allowed(decision)
-        return _private(await call_next(ctx))
+        caller = _current_caller(ctx)
+        return self.guard.decide(method, caller=caller, name=name, own=own, known=known, request_id=ctx.request_id)
 
     def _audit(self, decision: Decision) -> None:
         if self.guard.settings.audit:
