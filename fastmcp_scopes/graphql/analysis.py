@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from graphql import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode
+from graphql import FragmentDefinitionNode, OperationDefinitionNode
 from graphql.language import Node
 
 from fastmcp_scopes.graphql.directives import ScopeDeclaration
@@ -33,7 +33,6 @@ from fastmcp_scopes.graphql.requires_scopes import (
     RelativeField,
     ScopePlans,
     Spread,
-    collect_plans,
 )
 from fastmcp_scopes.graphql.scope_index import ScopeIndex
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
@@ -43,7 +42,6 @@ __all__ = [
     "OperationKind",
     "PlanEvaluator",
     "analysis_of",
-    "analyze_operation",
     "fragments_of",
 ]
 
@@ -218,22 +216,6 @@ def analysis_of(
         definition=operation,
         fragments=tuple(f for f in fragments if isinstance(f, FragmentDefinitionNode)),
     )
-
-
-def analyze_operation(
-    index: ScopeIndex,
-    operation: OperationDefinitionNode,
-    fragments: Mapping[str, FragmentDefinitionNode],
-    *,
-    cap: int = DEFAULT_MAX_ALTERNATIVES,
-) -> OperationAnalysis:
-    """Analyse one operation of an already *validated* document, given the document's fragments.
-
-    Raises :class:`~fastmcp_scopes.errors.RequirementTooComplexError` when the AND of everything touched
-    has more than ``cap`` alternatives.
-    """
-    plans = collect_plans(index, DocumentNode(definitions=(operation, *fragments.values())))
-    return analysis_of(PlanEvaluator(index, plans), plans.operations[0], cap=cap)
 
 
 def fragments_of(document: Iterable[Node]) -> dict[str, FragmentDefinitionNode]:
