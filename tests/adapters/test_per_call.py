@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +13,8 @@ from mcp.shared.exceptions import MCPError
 
 from fastmcp_scopes import ConfigurationError, Requirement, ScopeGuard, requires_scopes
 from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer, scoped_client
+
+from ..http.rpc import post_rpc, tool_call
 
 executed: list[str] = []
 
@@ -71,24 +72,8 @@ async def test_over_http_the_arguments_are_challenged_before_dispatch() -> None:
         async with loopback, httpx2.AsyncClient() as http:
             url = f"{loopback.base_url}/mcp"
             token = auth.issue_token(scopes=["db:query", "employees:read"], audience=url)
-            headers = {
-                "authorization": f"Bearer {token}",
-                "accept": "application/json, text/event-stream",
-                "content-type": "application/json",
-                "mcp-protocol-version": "2025-11-25",
-            }
-
-            def call(table: str) -> bytes:
-                body = {
-                    "jsonrpc": "2.0",
-                    "id": 1,
-                    "method": "tools/call",
-                    "params": {"name": "query", "arguments": {"table": table}},
-                }
-                return json.dumps(body).encode()
-
-            refused = await http.post(url, content=call("salaries"), headers=headers)
-            invalid = await http.post(url, content=call("../etc"), headers=headers)
+            refused = await post_rpc(http, url, tool_call("query", {"table": "salaries"}), token)
+            invalid = await post_rpc(http, url, tool_call("query", {"table": "../etc"}), token)
     assert refused.status_code == 403
     assert 'scope="db:query salaries:read"' in refused.headers["www-authenticate"]
     assert invalid.status_code == 400

@@ -3,16 +3,21 @@ fastmcp-scopes behind uvicorn, configured the way a user would (keyword argument
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
 import pytest
+from mcp import Client
+from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
 
 from fastmcp_scopes import ScopeGuard, requires_scopes
-from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer
+from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer, MemoryTokenStorage
 
 GRANTABLE = ["mcp:connect", "mcp:tools:read", "mcp:tools:call", "employees:read", "employees:write"]
 BASELINE = ["mcp:connect", "mcp:tools:read"]
@@ -54,16 +59,11 @@ class Deployment:
     url: str
     base: str
     auth_server: DevAuthorizationServer
-    server: MCPServer
-    guard: ScopeGuard | None = None
+    calls: list[str]  # the tools that ran, in order
 
     @property
     def metadata_url(self) -> str:
         return f"{self.base}/.well-known/oauth-protected-resource/mcp"
-
-    @property
-    def calls(self) -> list[str]:
-        return self.server.calls  # type: ignore[attr-defined,no-any-return]
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def deploy(
             **{**LAYERS, **options},
         )
         guard.install(server)
-        holder["deployment"] = Deployment(f"{base}/mcp", base, auth_server, server, guard)
+        holder["deployment"] = Deployment(f"{base}/mcp", base, auth_server, server.calls)  # type: ignore[attr-defined]
         return server.streamable_http_app(json_response=json_response, stateless_http=stateless_http)
 
     return LoopbackServer(app_factory=factory, lifespan="on"), lambda: holder["deployment"]
@@ -130,3 +130,55 @@ class Recorder:
 
     def to(self, url: str) -> list[Exchange]:
         return [e for e in self.exchanges if e.url == url]
+
+
+@asynccontextmanager
+async def connect(
+    deployment: Deployment, scope: str, mode: str, recorder: Recorder
+) -> AsyncIterator[tuple[Client, MemoryTokenStorage]]:
+    """The SDK's client-credentials client, asking for ``scope`` first, every exchange recorded."""
+    client = deployment.auth_server.register_client()
+    storage = MemoryTokenStorage()
+    provider = ClientCredentialsOAuthProvider(
+        server_url=deployment.url,
+        storage=storage,
+        client_id=client.client_id,
+        client_secret=client.client_secret or "",
+        scope=scope,
+        issuer=deployment.auth_server.issuer,
+    )
+    async with (
+        httpx2.AsyncClient(auth=provider, event_hooks={"response": [recorder]}, timeout=30) as http,
+        Client(streamable_http_client(deployment.url, http_client=http), mode=mode) as mcp,
+    ):
+        yield mcp, storage
+
+
+def granted(storage: MemoryTokenStorage) -> set[str]:
+    assert storage.tokens is not None
+    return set((storage.tokens.scope or "").split())
+
+
+def assert_the_exact_403(response: httpx2.Response, deployment: Deployment) -> None:
+    """The answer to ``tool_call("get_employees", id=7)`` with a baseline token, header and body whole."""
+    assert response.status_code == 403
+    assert response.headers["www-authenticate"] == (
+        'Bearer error="insufficient_scope", error_description="Missing scopes: employees:read mcp:tools:call", '
+        f'scope="employees:read mcp:connect mcp:tools:call", resource_metadata="{deployment.metadata_url}"'
+    )
+    assert json.loads(response.content) == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {
+            "code": -32003,
+            "message": "insufficient_scope: Missing scopes: employees:read mcp:tools:call",
+            "data": {
+                "error": "insufficient_scope",
+                "required": ["employees:read", "mcp:connect", "mcp:tools:call"],
+                "missing": ["employees:read", "mcp:tools:call"],
+                "alternatives": [["employees:read", "mcp:connect", "mcp:tools:call"]],
+                "scope": "employees:read mcp:connect mcp:tools:call",
+            },
+        },
+    }
+    assert deployment.calls == []

@@ -19,9 +19,9 @@ from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer
 from fastmcp_scopes.testing.forgery import forged_tokens
 
 from .conftest import BASELINE, GRANTABLE, Deployment, build_server, deploy
+from .rpc import ACCEPT, post_rpc, tool_call
 
-ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "get_employees", "arguments": {}}}
+CALL = tool_call("get_employees")
 
 
 @pytest.fixture
@@ -30,20 +30,11 @@ async def http() -> AsyncIterator[httpx2.AsyncClient]:
         yield client
 
 
-def bearer(token: str, **extra: str) -> dict[str, str]:
-    return {**ACCEPT, "authorization": f"Bearer {token}", "mcp-protocol-version": "2025-11-25", **extra}
-
-
-async def post(http: httpx2.AsyncClient, d: Deployment, body: Any, headers: dict[str, str]) -> httpx2.Response:
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return await http.post(d.url, content=content, headers=headers)
-
-
 @pytest.mark.spec("rfc6750/no-credentials")
 async def test_no_token_gets_a_bare_challenge_with_the_baseline(
     deployment: Deployment, http: httpx2.AsyncClient
 ) -> None:
-    response = await post(http, deployment, CALL, ACCEPT)
+    response = await post_rpc(http, deployment.url, CALL, None)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == (
         f'Bearer scope="mcp:connect mcp:tools:read", resource_metadata="{deployment.metadata_url}"'
@@ -52,7 +43,7 @@ async def test_no_token_gets_a_bare_challenge_with_the_baseline(
 
 
 async def test_another_scheme_counts_as_no_bearer_credentials(deployment: Deployment, http: httpx2.AsyncClient) -> None:
-    response = await post(http, deployment, CALL, {**ACCEPT, "authorization": "Basic dXNlcjpwYXNz"})
+    response = await post_rpc(http, deployment.url, CALL, None, headers={"authorization": "Basic dXNlcjpwYXNz"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == (
         f'Bearer scope="mcp:connect mcp:tools:read", resource_metadata="{deployment.metadata_url}"'
@@ -175,7 +166,7 @@ async def test_hostile_bodies_are_refused_and_never_executed(
 ) -> None:
     # A token that could call everything: the refusals are about the body, not the scopes.
     token = deployment.auth_server.issue_token(scopes=GRANTABLE, audience=deployment.url)
-    response = await post(http, deployment, body, bearer(token, **extra))
+    response = await post_rpc(http, deployment.url, body, token, headers=extra)
     assert response.status_code == status
     assert "error" in response.json()
     assert deployment.calls == []
@@ -184,7 +175,7 @@ async def test_hostile_bodies_are_refused_and_never_executed(
 async def test_the_list_layer_is_challenged_before_dispatch(deployment: Deployment, http: httpx2.AsyncClient) -> None:
     token = deployment.auth_server.issue_token(scopes=["mcp:connect"], audience=deployment.url)
     body = {"jsonrpc": "2.0", "id": "x", "method": "tools/list", "params": {}}
-    response = await post(http, deployment, body, bearer(token))
+    response = await post_rpc(http, deployment.url, body, token)
     assert response.status_code == 403
     assert 'scope="mcp:connect mcp:tools:read"' in response.headers["www-authenticate"]
     assert response.json()["id"] == "x"
@@ -198,7 +189,7 @@ async def test_the_connect_layer_guards_the_handshake(deployment: Deployment, ht
         "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
     }
-    response = await post(http, deployment, body, bearer(token))
+    response = await post_rpc(http, deployment.url, body, token)
     assert response.status_code == 403
     assert parse_scope(response) == "mcp:connect"
 
@@ -216,7 +207,7 @@ async def test_include_token_scopes_unions_the_challenge(
         deployment = get()
         token = auth_server.issue_token(scopes=[*BASELINE, "mcp:tools:call", "employees:read"], audience=deployment.url)
         body = {**CALL, "params": {"name": "update_employee_mood", "arguments": {"employee_id": 1, "mood": "ok"}}}
-        response = await post(http, deployment, body, bearer(token))
+        response = await post_rpc(http, deployment.url, body, token)
         assert response.status_code == 403
         assert parse_scope(response) == "employees:read employees:write mcp:connect mcp:tools:call mcp:tools:read"
         assert response.json()["error"]["data"]["missing"] == ["employees:write"]
@@ -228,10 +219,9 @@ async def test_notifications_pass_untouched(auth_server: DevAuthorizationServer,
     async with loopback:
         deployment = get()
         token = auth_server.issue_token(scopes=["mcp:connect"], audience=deployment.url)
-        notification = await post(
-            http, deployment, {"jsonrpc": "2.0", "method": "notifications/initialized"}, bearer(token)
-        )
-        listing = await post(http, deployment, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, bearer(token))
+        notified = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        notification = await post_rpc(http, deployment.url, notified, token)
+        listing = await post_rpc(http, deployment.url, {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, token)
     assert notification.status_code == 202  # accepted: the guard let it through to the server
     assert listing.status_code == 403  # the same token is refused for a request the layers guard
 

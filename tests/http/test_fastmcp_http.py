@@ -7,37 +7,21 @@ fastmcp ``auth`` provider (fastmcp's ``JWTVerifier``), whose verification the gu
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx2
 import pytest
 from fastmcp import FastMCP
 from fastmcp.server.auth.providers.jwt import JWTVerifier as FastMCPJWTVerifier
-from mcp import Client
-from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
-from mcp.client.streamable_http import streamable_http_client
 
 from fastmcp_scopes import ScopeGuard, parse_www_authenticate, requires_scopes
-from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer, MemoryTokenStorage
+from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer
 
-from .conftest import BASELINE, LAYERS, Recorder
+from .conftest import BASELINE, LAYERS, Deployment, Recorder, assert_the_exact_403, connect, granted
+from .rpc import post_rpc, tool_call
 
 PROVIDERS = ["guard-verifies", "fastmcp-provider"]
-
-
-@dataclass
-class FastMCPDeployment:
-    url: str
-    base: str
-    auth_server: DevAuthorizationServer
-    calls: list[str]
-
-    @property
-    def metadata_url(self) -> str:
-        return f"{self.base}/.well-known/oauth-protected-resource/mcp"
 
 
 def build_server(calls: list[str], auth: Any = None) -> FastMCP:
@@ -58,17 +42,8 @@ def build_server(calls: list[str], auth: Any = None) -> FastMCP:
     return mcp
 
 
-@pytest.fixture
-async def auth_server() -> AsyncIterator[DevAuthorizationServer]:
-    scopes = ["mcp:connect", "mcp:tools:read", "mcp:tools:call", "employees:read", "employees:write"]
-    async with DevAuthorizationServer(scopes=scopes) as server:
-        yield server
-
-
 @pytest.fixture(params=PROVIDERS)
-async def deployment(
-    auth_server: DevAuthorizationServer, request: pytest.FixtureRequest
-) -> AsyncIterator[FastMCPDeployment]:
+async def deployment(auth_server: DevAuthorizationServer, request: pytest.FixtureRequest) -> AsyncIterator[Deployment]:
     calls: list[str] = []
 
     def factory(base: str) -> Any:
@@ -91,31 +66,13 @@ async def deployment(
         return server.http_app(path="/mcp")
 
     async with LoopbackServer(app_factory=factory, lifespan="on") as base:
-        yield FastMCPDeployment(f"{base}/mcp", base, auth_server, calls)
-
-
-def granted(storage: MemoryTokenStorage) -> set[str]:
-    assert storage.tokens is not None
-    return set((storage.tokens.scope or "").split())
+        yield Deployment(f"{base}/mcp", base, auth_server, calls)
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_client_credentials_steps_up_from_the_baseline(deployment: FastMCPDeployment, mode: str) -> None:
-    client = deployment.auth_server.register_client()
-    storage = MemoryTokenStorage()
+async def test_client_credentials_steps_up_from_the_baseline(deployment: Deployment, mode: str) -> None:
     recorder = Recorder()
-    provider = ClientCredentialsOAuthProvider(
-        server_url=deployment.url,
-        storage=storage,
-        client_id=client.client_id,
-        client_secret=client.client_secret or "",
-        scope=" ".join(BASELINE),
-        issuer=deployment.auth_server.issuer,
-    )
-    async with (
-        httpx2.AsyncClient(auth=provider, event_hooks={"response": [recorder]}, timeout=30) as http,
-        Client(streamable_http_client(deployment.url, http_client=http), mode=mode) as mcp,
-    ):
+    async with connect(deployment, " ".join(BASELINE), mode, recorder) as (mcp, storage):
         assert granted(storage) == set(BASELINE)
         assert (await mcp.list_tools()).tools == []  # the baseline lists, but sees nothing it could call
         assert (await mcp.call_tool("get_employees", {})).is_error is False
@@ -132,50 +89,24 @@ async def test_client_credentials_steps_up_from_the_baseline(deployment: FastMCP
     assert deployment.calls == ["get_employees", "update_employee_mood"]
 
 
-async def post(deployment: FastMCPDeployment, body: dict[str, Any], token: str | None) -> httpx2.Response:
-    headers = {"accept": "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25"}
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    async with httpx2.AsyncClient() as http:
-        return await http.post(deployment.url, json=body, headers=headers)
+CALL = tool_call("get_employees", id=7)
 
 
-CALL = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "get_employees", "arguments": {}}}
-
-
-async def test_the_403_is_exact(deployment: FastMCPDeployment) -> None:
+async def test_the_403_is_exact(deployment: Deployment) -> None:
     token = deployment.auth_server.issue_token(scopes=BASELINE, audience=deployment.url)
 
-    response = await post(deployment, CALL, token)
+    async with httpx2.AsyncClient() as http:
+        response = await post_rpc(http, deployment.url, CALL, token)
 
-    assert response.status_code == 403
-    assert response.headers["www-authenticate"] == (
-        'Bearer error="insufficient_scope", error_description="Missing scopes: employees:read mcp:tools:call", '
-        f'scope="employees:read mcp:connect mcp:tools:call", resource_metadata="{deployment.metadata_url}"'
-    )
-    assert json.loads(response.content) == {
-        "jsonrpc": "2.0",
-        "id": 7,
-        "error": {
-            "code": -32003,
-            "message": "insufficient_scope: Missing scopes: employees:read mcp:tools:call",
-            "data": {
-                "error": "insufficient_scope",
-                "required": ["employees:read", "mcp:connect", "mcp:tools:call"],
-                "missing": ["employees:read", "mcp:tools:call"],
-                "alternatives": [["employees:read", "mcp:connect", "mcp:tools:call"]],
-                "scope": "employees:read mcp:connect mcp:tools:call",
-            },
-        },
-    }
-    assert deployment.calls == []
+    assert_the_exact_403(response, deployment)
 
 
-async def test_no_token_and_a_bad_token_get_separate_401s(deployment: FastMCPDeployment) -> None:
+async def test_no_token_and_a_bad_token_get_separate_401s(deployment: Deployment) -> None:
     foreign = deployment.auth_server.issue_token(scopes=BASELINE, audience="https://elsewhere.example/mcp")
 
-    missing = await post(deployment, CALL, None)
-    invalid = await post(deployment, CALL, foreign)
+    async with httpx2.AsyncClient() as http:
+        missing = await post_rpc(http, deployment.url, CALL, None)
+        invalid = await post_rpc(http, deployment.url, CALL, foreign)
 
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"] == (
@@ -193,7 +124,7 @@ async def test_no_token_and_a_bad_token_get_separate_401s(deployment: FastMCPDep
     assert deployment.calls == []
 
 
-async def test_the_protected_resource_metadata_names_the_baseline(deployment: FastMCPDeployment) -> None:
+async def test_the_protected_resource_metadata_names_the_baseline(deployment: Deployment) -> None:
     async with httpx2.AsyncClient() as http:
         response = await http.get(deployment.metadata_url)
 

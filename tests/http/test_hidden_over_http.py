@@ -14,6 +14,8 @@ from pydantic import Field
 from fastmcp_scopes import ScopeGuard, requires_scopes
 from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer
 
+from .rpc import post_rpc, tool_call
+
 Region = Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]
 
 
@@ -29,32 +31,17 @@ def server() -> MCPServer:
 
 
 async def answer(http: httpx2.AsyncClient, url: str, token: str, name: str) -> tuple[int, Any]:
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {
-            "name": name,
-            "arguments": {"region": "eu"},
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {},
-            },
-        },
+    body = tool_call(name, {"region": "eu"})
+    body["params"]["_meta"] = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
     }
-    response = await http.post(
-        url,
-        content=json.dumps(body).encode(),
-        headers={
-            "authorization": f"Bearer {token}",
-            "accept": "application/json, text/event-stream",
-            "content-type": "application/json",
-            "mcp-protocol-version": "2026-07-28",
-            "mcp-method": "tools/call",
-            "mcp-name": name,
-            "mcp-param-region": "us",  # disagrees with the body: the SDK refuses this for a tool it knows
-        },
-    )
+    headers = {
+        "mcp-method": "tools/call",
+        "mcp-name": name,
+        "mcp-param-region": "us",  # disagrees with the body: the SDK refuses this for a tool it knows
+    }
+    response = await post_rpc(http, url, body, token, protocol_version="2026-07-28", headers=headers)
     return response.status_code, response.json()
 
 

@@ -20,6 +20,8 @@ from fastmcp_scopes.graphql import load_schema
 from fastmcp_scopes.graphql.operations import add_operation_tools
 from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer
 
+from .rpc import post_rpc, tool_call
+
 EMPLOYEES = Path(__file__).resolve().parents[2] / "examples" / "employees"
 
 
@@ -61,22 +63,7 @@ async def test_the_upstream_sees_its_own_credentials_and_never_the_callers_token
         async with mcp, httpx2.AsyncClient() as http:
             url = f"{mcp.base_url}/mcp"
             token = auth.issue_token(scopes=["employees:read"], audience=url)
-            body = {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "tools/call",
-                "params": {"name": "get_employees", "arguments": {}},
-            }
-            response = await http.post(
-                url,
-                content=json.dumps(body).encode(),
-                headers={
-                    "authorization": f"Bearer {token}",
-                    "accept": "application/json, text/event-stream",
-                    "content-type": "application/json",
-                    "mcp-protocol-version": "2025-11-25",
-                },
-            )
+            response = await post_rpc(http, url, tool_call("get_employees"), token)
     assert response.status_code == 200, response.text
     assert response.json()["result"]["isError"] is False
     [headers] = seen

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -12,7 +9,6 @@ import pytest
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.auth.exceptions import OAuthTokenError
-from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import OAuthClientMetadata
 from pydantic import AnyUrl
@@ -20,41 +16,16 @@ from pydantic import AnyUrl
 from fastmcp_scopes import parse_www_authenticate
 from fastmcp_scopes.testing import DevAuthorizationServer, HeadlessBrowser, MemoryTokenStorage
 
-from .conftest import BASELINE, Deployment, Recorder, deploy
+from .conftest import BASELINE, Deployment, Recorder, assert_the_exact_403, connect, deploy, granted
+from .rpc import post_rpc, tool_call
 
 MODES = ["legacy", "auto"]
-
-
-@asynccontextmanager
-async def connect(
-    deployment: Deployment, scope: str, mode: str, recorder: Recorder
-) -> AsyncIterator[tuple[Client, MemoryTokenStorage]]:
-    client = deployment.auth_server.register_client()
-    storage = MemoryTokenStorage()
-    provider = ClientCredentialsOAuthProvider(
-        server_url=deployment.url,
-        storage=storage,
-        client_id=client.client_id,
-        client_secret=client.client_secret or "",
-        scope=scope,
-        issuer=deployment.auth_server.issuer,
-    )
-    async with (
-        httpx2.AsyncClient(auth=provider, event_hooks={"response": [recorder]}, timeout=30) as http,
-        Client(streamable_http_client(deployment.url, http_client=http), mode=mode) as mcp,
-    ):
-        yield mcp, storage
 
 
 def leaves(error: BaseException) -> list[BaseException]:
     if isinstance(error, BaseExceptionGroup):
         return [leaf for inner in error.exceptions for leaf in leaves(inner)]
     return [error]
-
-
-def granted(storage: MemoryTokenStorage) -> set[str]:
-    assert storage.tokens is not None
-    return set((storage.tokens.scope or "").split())
 
 
 @pytest.mark.spec("mcp/challenge-covers-operation")
@@ -105,38 +76,9 @@ async def test_a_scope_the_authorization_server_refuses_ends_after_one_step_up(
 @pytest.mark.spec("rfc6750/insufficient-scope")
 async def test_the_403_is_exact(deployment: Deployment) -> None:
     token = deployment.auth_server.issue_token(scopes=BASELINE, audience=deployment.url)
-    body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "get_employees", "arguments": {}}}
     async with httpx2.AsyncClient() as http:
-        response = await http.post(
-            deployment.url,
-            json=body,
-            headers={
-                "authorization": f"Bearer {token}",
-                "accept": "application/json, text/event-stream",
-                "mcp-protocol-version": "2025-11-25",
-            },
-        )
-    assert response.status_code == 403
-    assert response.headers["www-authenticate"] == (
-        'Bearer error="insufficient_scope", error_description="Missing scopes: employees:read mcp:tools:call", '
-        f'scope="employees:read mcp:connect mcp:tools:call", resource_metadata="{deployment.metadata_url}"'
-    )
-    assert json.loads(response.content) == {
-        "jsonrpc": "2.0",
-        "id": 7,
-        "error": {
-            "code": -32003,
-            "message": "insufficient_scope: Missing scopes: employees:read mcp:tools:call",
-            "data": {
-                "error": "insufficient_scope",
-                "required": ["employees:read", "mcp:connect", "mcp:tools:call"],
-                "missing": ["employees:read", "mcp:tools:call"],
-                "alternatives": [["employees:read", "mcp:connect", "mcp:tools:call"]],
-                "scope": "employees:read mcp:connect mcp:tools:call",
-            },
-        },
-    }
-    assert deployment.calls == []
+        response = await post_rpc(http, deployment.url, tool_call("get_employees", id=7), token)
+    assert_the_exact_403(response, deployment)
 
 
 @pytest.mark.parametrize("mode", MODES)
