@@ -13,7 +13,7 @@ step-up covers the whole operation (MCP authorization, 2026-07-28).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastmcp_scopes.challenge import BearerChallenge, format_scope
@@ -25,6 +25,7 @@ from fastmcp_scopes.settings import KINDS, Kind, ScopesSettings, load_settings
 
 if TYPE_CHECKING:
     from fastmcp_scopes.adapters import InstallReport
+    from fastmcp_scopes.graphql import ScopedSchema
 
 __all__ = ["INSUFFICIENT_SCOPE", "METHODS", "UNAUTHENTICATED", "Action", "Caller", "Decision", "Outcome", "ScopeGuard"]
 
@@ -134,7 +135,6 @@ _CACHE_SIZE = 4096
 _EMPTY: frozenset[str] = frozenset()
 
 
-@dataclass
 class ScopeGuard:
     """Per-primitive OAuth scope enforcement for an MCP server.
 
@@ -146,19 +146,10 @@ class ScopeGuard:
         ConfigurationError: invalid settings (naming the variable), invalid scopes.
     """
 
-    settings: ScopesSettings
-    hierarchy: ScopeHierarchy = field(init=False)
-    _layers: _Layers = field(init=False)
-    _method_layers: dict[str, Requirement] = field(init=False)
-    _combined: dict[tuple[str, Requirement], Requirement] = field(init=False)
-    _expanded: dict[frozenset[str], GrantedScopes] = field(init=False)
-    _derived: dict[ScopeDeclaration, Requirement] = field(init=False, default_factory=dict)
-    _graphql: Any = field(init=False, default=None)
-
     def __init__(self, settings: ScopesSettings | None = None, **overrides: Any) -> None:
         if settings is not None and overrides:
             settings = load_settings(**{**settings.model_dump(), **overrides})
-        self.settings = settings if settings is not None else load_settings(**overrides)
+        self.settings: ScopesSettings = settings if settings is not None else load_settings(**overrides)
         s = self.settings
         self.hierarchy = ScopeHierarchy(s.hierarchy, s.wildcard_scopes)
         connect = Requirement.all_of(*s.connect_scopes)
@@ -167,16 +158,16 @@ class ScopeGuard:
             list={k: Requirement.all_of(*s.list_scopes.get(k, ())) for k in KINDS},
             call={k: Requirement.all_of(*s.call_scopes.get(k, ())) for k in KINDS},
         )
-        self._method_layers = {
+        self._method_layers: dict[str, Requirement] = {
             method: connect.combine(
                 (self._layers.list if action == "list" else self._layers.call)[kind], cap=s.max_alternatives
             )
             for method, (action, kind) in METHODS.items()
         }
-        self._combined = {}
-        self._expanded = {}
-        self._derived = {}
-        self._graphql = None
+        self._combined: dict[tuple[str, Requirement], Requirement] = {}
+        self._expanded: dict[frozenset[str], GrantedScopes] = {}
+        self._derived: dict[ScopeDeclaration, Requirement] = {}
+        self._graphql: ScopedSchema | None = None
 
     # -- requirements -------------------------------------------------------------------------------
 
@@ -224,7 +215,7 @@ class ScopeGuard:
                 requirement = requirement.combine(derived, cap=self.settings.max_alternatives, where=where)
         return requirement
 
-    def graphql_schema(self, where: str = "the guard") -> Any:
+    def graphql_schema(self, where: str = "the guard") -> ScopedSchema:
         """The schema from ``FASTMCP_SCOPES_GRAPHQL_SCHEMA``, loaded once.
 
         Raises:
@@ -240,7 +231,7 @@ class ScopeGuard:
             self._graphql = load_schema(self.settings.graphql_schema, strict=self.settings.graphql_strict)
         return self._graphql
 
-    def use_graphql_schema(self, schema: Any) -> None:
+    def use_graphql_schema(self, schema: ScopedSchema) -> None:
         """Use an already loaded schema (``fastmcp_scopes.graphql.load_schema``) for GraphQL operations."""
         self._graphql = schema
         self._derived.clear()
