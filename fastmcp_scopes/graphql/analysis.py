@@ -33,6 +33,7 @@ from fastmcp_scopes.graphql.requires_scopes import (
     RelativeField,
     ScopePlans,
     Spread,
+    narrow,
 )
 from fastmcp_scopes.graphql.scope_index import ScopeIndex
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
@@ -135,7 +136,7 @@ class PlanEvaluator:
                 continue
             possible = item.possible
             if item.relative if isinstance(item, Spread) else True:
-                possible = _narrow(context, possible)
+                possible = narrow(context, possible)
             if isinstance(item, RelativeField):
                 for declaration in index.type_contributions(possible):
                     collected.setdefault(declaration.coordinate, declaration)
@@ -172,13 +173,6 @@ class _Expansion:
 
 
 _EMPTY = _Expansion((), ())
-
-
-def _narrow(context: frozenset[str] | None, possible: frozenset[str]) -> frozenset[str]:
-    if context is None:
-        return possible
-    # Keep the enclosing set itself when nothing is narrowed: its hash is cached for the lookups.
-    return context if possible >= context else possible & context
 
 
 def analysis_of(

@@ -46,6 +46,7 @@ __all__ = [
     "ScopePlans",
     "Spread",
     "collect_plans",
+    "narrow",
     "scope_rule",
 ]
 
@@ -135,10 +136,9 @@ class RequiresScopesRule(ValidationRule):
         if isinstance(parent, InlineFragmentNode | FragmentDefinitionNode):
             self._add_type(parent_type)  # The type condition itself, which may be an interface with a directive.
         if isinstance(parent, InlineFragmentNode) and self._frames:
-            # An inline fragment narrows the enclosing selection's possible types; a field starts afresh
-            # from its type. Keep the enclosing set itself when nothing is narrowed: its hash is cached.
+            # An inline fragment narrows the enclosing selection's possible types; a field starts afresh from its type.
             enclosing, relative = self._frames[-1]
-            possible = enclosing if possible >= enclosing else possible & enclosing
+            possible = narrow(enclosing, possible)
         else:
             relative = isinstance(parent, FragmentDefinitionNode)
         self._frames.append((possible, relative))
@@ -182,6 +182,14 @@ class RequiresScopesRule(ValidationRule):
     def enter_fragment_spread(self, node: FragmentSpreadNode, *_args: Any) -> None:
         possible, relative = self._frames[-1] if self._frames else (frozenset(), False)
         self._items.append(Spread(node.name.value, possible, relative))
+
+
+def narrow(context: frozenset[str] | None, possible: frozenset[str]) -> frozenset[str]:
+    """``possible`` within ``context`` (all of ``possible`` when there is none)."""
+    if context is None:
+        return possible
+    # Keep the enclosing set itself when nothing is narrowed: its hash is cached for the lookups.
+    return context if possible >= context else possible & context
 
 
 def scope_rule(index: ScopeIndex, plans: ScopePlans) -> type[ValidationRule]:
