@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,18 +19,15 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 
-from fastmcp_scopes import ConfigurationError, Requirement, ScopeGuard, requires_scopes
+from fastmcp_scopes import ConfigurationError, ScopeGuard, requires_scopes
 from fastmcp_scopes.adapters import META_KEY
 from fastmcp_scopes.audit import AUDIT_LOGGER
 from fastmcp_scopes.policy import INSUFFICIENT_SCOPE, UNAUTHENTICATED
 from fastmcp_scopes.testing import scoped_client, scoped_fastmcp_client
 
+from .hr import HIDDEN_AND_UNKNOWN, LAYERS, add_hr_primitives, leaves, refusal, refusal_data, scopes_of_table
+
 CLIENTS = ["fastmcp-auto", "fastmcp-legacy", "sdk-auto", "sdk-legacy"]
-LAYERS: dict[str, Any] = {
-    "connect_scopes": ["mcp:connect"],
-    "list_scopes": {"tools": ["mcp:tools:read"]},
-    "call_scopes": {"tools": ["mcp:tools:call"]},
-}
 ran: list[str] = []
 
 
@@ -45,59 +42,15 @@ def client_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def scopes_of_table(arguments: Mapping[str, Any]) -> Requirement:
-    table = arguments.get("table")
-    if table not in ("employees", "salaries"):
-        raise ConfigurationError("unknown table")
-    return Requirement.all_of(f"{table}:read")
-
-
 def hr_server(**options: Any) -> FastMCP:
-    """Tools, a resource, a resource template and a prompt, decorated in both orders."""
     mcp = FastMCP("hr", **options)
-
-    @mcp.tool()
-    @requires_scopes("employees:read")
-    def list_employees() -> str:
-        ran.append("list_employees")
-        return "alice, bob"
-
-    @requires_scopes(any_of=[["employees:write"], ["admin"]])
-    @mcp.tool()
-    def update_salary(employee: str, amount: int) -> str:
-        ran.append("update_salary")
-        return f"{employee}: {amount}"
-
-    @mcp.tool()
-    @requires_scopes("hr:approve")
-    @requires_scopes(any_of=[["employees:write"], ["admin"]])
-    def approve_raise(employee: str) -> str:
-        return f"approved {employee}"
-
-    @mcp.tool()
-    def server_time() -> str:
-        return "noon"
+    add_hr_primitives(mcp, ran)
 
     @mcp.tool()
     @requires_scopes("db:query", per_call=scopes_of_table)
     def query(table: str) -> str:
         ran.append(f"query {table}")
         return table
-
-    @requires_scopes("docs:read")
-    @mcp.resource("hr://policies")
-    def policies() -> str:
-        return "be nice"
-
-    @mcp.resource("hr://employees/{employee_id}")
-    @requires_scopes("employees:read")
-    def employee_record(employee_id: str) -> str:
-        return f"record {employee_id}"
-
-    @requires_scopes("hr:review")
-    @mcp.prompt()
-    def performance_review(employee: str) -> str:
-        return f"Review {employee}"
 
     return mcp
 
@@ -163,30 +116,6 @@ async def connect(
     else:
         async with scoped_client(server, scopes, **options) as client:
             yield Session(client, kind)
-
-
-async def refusal(call: Awaitable[Any]) -> MCPError:
-    with pytest.raises(MCPError) as raised:
-        await call
-    return raised.value
-
-
-def refusal_data(required: list[str], missing: list[str], alternatives: list[list[str]], scope: str) -> dict[str, Any]:
-    return {
-        "error": "insufficient_scope",
-        "required": required,
-        "missing": missing,
-        "alternatives": alternatives,
-        "scope": scope,
-    }
-
-
-def leaves(error: BaseException) -> Iterator[BaseException]:
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            yield from leaves(inner)
-    else:
-        yield error
 
 
 async def connect_refusals(server: FastMCP, scopes: list[str] | None, kind: str) -> list[MCPError]:
@@ -405,15 +334,6 @@ async def answer(call: Awaitable[Any], name: str) -> tuple[str, str]:
     except MCPError as error:
         return "error", repr(error.error.model_dump(mode="json")).replace(name, "NAME")
     return "result", repr(result).replace(name, "NAME")
-
-
-HIDDEN_AND_UNKNOWN = [
-    ("tool", "update_salary", "no_such_tool"),
-    ("tool", "server_time", "no_such_tool"),  # undeclared, under undeclared="deny"
-    ("prompt", "performance_review", "no_such_prompt"),
-    ("resource", "hr://policies", "hr://no-such-resource"),
-    ("resource", "hr://employees/7", "hr://no-such/7"),
-]
 
 
 async def ask(session: Session, kind: str, name: str) -> tuple[str, str]:

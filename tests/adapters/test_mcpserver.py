@@ -7,7 +7,7 @@ primitive can answer exactly like one that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from fastmcp_scopes.adapters.mcpserver import META_KEY
 from fastmcp_scopes.policy import INSUFFICIENT_SCOPE, UNAUTHENTICATED
 from fastmcp_scopes.testing import scoped_client
 
+from .hr import HIDDEN_AND_UNKNOWN, LAYERS, add_hr_primitives, leaves, refusal, refusal_data
+
 
 @pytest.fixture(params=["auto", "legacy"])
 def mode(request: pytest.FixtureRequest) -> str:
@@ -34,44 +36,8 @@ def _in_empty_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def hr_server(**cache_hints: CacheHint) -> MCPServer:
-    """Tools, a resource, a resource template and a prompt, decorated in both orders."""
     mcp = MCPServer("hr", cache_hints=cache_hints or None)  # type: ignore[arg-type]
-
-    @mcp.tool()
-    @requires_scopes("employees:read")
-    def list_employees() -> str:
-        return "alice, bob"
-
-    @requires_scopes(any_of=[["employees:write"], ["admin"]])
-    @mcp.tool()
-    def update_salary(employee: str, amount: int) -> str:
-        return f"{employee}: {amount}"
-
-    @mcp.tool()
-    @requires_scopes("hr:approve")
-    @requires_scopes(any_of=[["employees:write"], ["admin"]])
-    def approve_raise(employee: str) -> str:
-        return f"approved {employee}"
-
-    @mcp.tool()
-    def server_time() -> str:
-        return "noon"
-
-    @requires_scopes("docs:read")
-    @mcp.resource("hr://policies")
-    def policies() -> str:
-        return "be nice"
-
-    @mcp.resource("hr://employees/{employee_id}")
-    @requires_scopes("employees:read")
-    def employee_record(employee_id: str) -> str:
-        return f"record {employee_id}"
-
-    @requires_scopes("hr:review")
-    @mcp.prompt()
-    def performance_review(employee: str) -> str:
-        return f"Review {employee}"
-
+    add_hr_primitives(mcp, [])
     return mcp
 
 
@@ -79,30 +45,6 @@ def guarded(**options: Any) -> MCPServer:
     mcp = hr_server()
     ScopeGuard(**options).install(mcp)
     return mcp
-
-
-async def refusal(call: Awaitable[Any]) -> MCPError:
-    with pytest.raises(MCPError) as raised:
-        await call
-    return raised.value
-
-
-def refusal_data(required: list[str], missing: list[str], alternatives: list[list[str]], scope: str) -> dict[str, Any]:
-    return {
-        "error": "insufficient_scope",
-        "required": required,
-        "missing": missing,
-        "alternatives": alternatives,
-        "scope": scope,
-    }
-
-
-def leaves(error: BaseException) -> Iterator[BaseException]:
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            yield from leaves(inner)
-    else:
-        yield error
 
 
 async def listing(client: Client) -> dict[str, list[str]]:
@@ -376,13 +318,6 @@ async def test_an_admin_wildcard_grants_everything(mode: str) -> None:
         }
 
 
-LAYERS = {
-    "connect_scopes": ["mcp:connect"],
-    "list_scopes": {"tools": ["mcp:tools:read"]},
-    "call_scopes": {"tools": ["mcp:tools:call"]},
-}
-
-
 async def test_without_the_connect_scope_nothing_connects(mode: str) -> None:
     with pytest.raises(BaseExceptionGroup) as raised:
         async with scoped_client(guarded(**LAYERS), ["employees:read", "mcp:tools:read"], mode=mode):
@@ -488,15 +423,6 @@ async def answer(call: Awaitable[Any], name: str) -> tuple[str, Any]:
     except MCPError as error:
         return "error", repr(error.error.model_dump(mode="json")).replace(name, "NAME")
     return "result", repr(result.model_dump(mode="json", by_alias=True)).replace(name, "NAME")
-
-
-HIDDEN_AND_UNKNOWN = [
-    ("tool", "update_salary", "no_such_tool"),
-    ("tool", "server_time", "no_such_tool"),  # undeclared, under undeclared="deny"
-    ("prompt", "performance_review", "no_such_prompt"),
-    ("resource", "hr://policies", "hr://no-such-resource"),
-    ("resource", "hr://employees/7", "hr://no-such/7"),
-]
 
 
 async def ask(client: Client, kind: str, name: str) -> tuple[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import httpx2
@@ -11,19 +10,13 @@ from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 
-from fastmcp_scopes import ConfigurationError, Requirement, ScopeGuard, requires_scopes
+from fastmcp_scopes import ScopeGuard, requires_scopes
 from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer, scoped_client
 
 from ..http.rpc import post_rpc, tool_call
+from .hr import scopes_of_table
 
 executed: list[str] = []
-
-
-def scopes_of_table(arguments: Mapping[str, Any]) -> Requirement:
-    table = arguments.get("table")
-    if table not in ("employees", "salaries"):
-        raise ConfigurationError("unknown table")
-    return Requirement.all_of(f"{table}:read")
 
 
 def server() -> MCPServer:
