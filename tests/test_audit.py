@@ -165,4 +165,4 @@ def test_a_name_from_the_request_cannot_forge_a_log_line(caplog: pytest.LogCaptu
     with caplog.at_level("INFO", logger="fastmcp_scopes.audit"):
         emit(decision, clock=lambda: 0.0)
     [record] = caplog.records
-    assert "\n" not in record.getMessage()
+    assert record.getMessage() == "allow 'tools/call' 'pay\\nallow tools/call pay' by 'eve\\nINFO allow'"
