@@ -170,11 +170,9 @@ async def test_a_public_cache_hint_becomes_private_for_guarded_results() -> None
     async with scoped_client(server, ["employees:read"]) as client:
         tools = await client.list_tools()
         record = await client.read_resource("hr://employees/7")
-        discovered = client.server_capabilities
 
     assert (tools.cache_scope, tools.ttl_ms) == ("private", 60000)
-    assert record.cache_scope == "private"
-    assert discovered is not None
+    assert (record.cache_scope, record.ttl_ms) == ("private", 60000)
 
 
 async def test_listing_everything_carries_each_requirement_in_meta(client_kind: str) -> None:
@@ -462,7 +460,6 @@ async def test_every_decision_is_audited_with_the_caller(client_kind: str, caplo
         ("tools/call", "list_employees", "allow", []),
         ("tools/call", "update_salary", "insufficient_scope", ["employees:write"]),
     ]
-    assert {e["method"] for e in events} >= {"tools/call"}
     for event in events:
         assert event["caller"] == {"sub": "test-user", "client_id": "test-client", "iss": "https://issuer.test"}
         assert event["request_id"] is not None
@@ -486,8 +483,12 @@ def test_install_dispatches_by_server_type() -> None:
     ScopeGuard().install(fastmcp_server)
     ScopeGuard().install(sdk_server)
 
-    assert [type(m) for m in fastmcp_server.middleware if isinstance(m, FastMCPScopeMiddleware)]
-    assert [type(m) for m in sdk_server.middleware if isinstance(m, MCPServerScopeMiddleware)]
+    assert [type(m) for m in fastmcp_server.middleware if isinstance(m, FastMCPScopeMiddleware)] == [
+        FastMCPScopeMiddleware
+    ]
+    assert [type(m) for m in sdk_server.middleware if isinstance(m, MCPServerScopeMiddleware)] == [
+        MCPServerScopeMiddleware
+    ]
 
 
 def test_a_requirement_that_cannot_be_computed_stops_install() -> None:
