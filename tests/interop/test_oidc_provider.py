@@ -128,9 +128,8 @@ def oidc(resource: tuple[str, dict[str, str]]) -> Iterator[OidcProvider]:
 
 async def client_credentials_token(oidc: OidcProvider, resource: str, scope: str = SCOPES) -> str:
     async with httpx2.AsyncClient() as http:
-        discovery = (await http.get(f"{oidc.issuer}/.well-known/openid-configuration")).json()
         response = await http.post(
-            discovery["token_endpoint"],
+            oidc.token_endpoint,
             data={"grant_type": "client_credentials", "scope": scope, "resource": resource},
             auth=(CLIENT_ID, CLIENT_SECRET),
         )
