@@ -15,20 +15,16 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import jwt
 import pytest
-from mcp import Client
 from mcp.client.auth.exceptions import OAuthTokenError
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
-from mcp.client.streamable_http import streamable_http_client
-from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -38,10 +34,10 @@ from starlette.routing import Route
 from fastmcp_scopes import ScopeGuard, parse_www_authenticate
 from fastmcp_scopes.errors import InvalidTokenError
 from fastmcp_scopes.policy import INSUFFICIENT_SCOPE
-from fastmcp_scopes.testing import MemoryTokenStorage
+from fastmcp_scopes.testing import DevClient, MemoryTokenStorage
 from fastmcp_scopes.testing.loopback import LoopbackServer
 from fastmcp_scopes.tokens import WRONG_AUDIENCE, JWTVerifier
-from tests.http.conftest import BASELINE, GRANTABLE, LAYERS, Recorder, build_server
+from tests.http.conftest import BASELINE, GRANTABLE, LAYERS, Deployment, Recorder, build_server, connect, granted
 
 HERE = Path(__file__).parent / "oidc"
 CLIENT_ID = "interop-client"
@@ -59,13 +55,20 @@ pytestmark = [
 
 
 class OidcProvider:
-    """The Node process and what its discovery document says."""
+    """What a running oidc-provider's discovery document says, and the one client it was configured with.
 
-    def __init__(self, process: subprocess.Popen[str], issuer: str, discovery: dict[str, Any]) -> None:
-        self.process = process
+    It stands in for the development server in ``tests/http``'s ``Deployment`` and ``connect``, which need
+    only its ``issuer``, ``token_endpoint`` and a client from ``register_client``.
+    """
+
+    def __init__(self, issuer: str, discovery: dict[str, Any]) -> None:
         self.issuer = issuer
         self.jwks_uri: str = discovery["jwks_uri"]
         self.token_endpoint: str = discovery["token_endpoint"]
+
+    def register_client(self) -> DevClient:
+        """The client oidc-provider knows from start-up (it offers no registration to these tests)."""
+        return DevClient(CLIENT_ID, CLIENT_SECRET)
 
 
 @contextmanager
@@ -85,7 +88,7 @@ def run_oidc_provider(resource: str, scopes: str = SCOPES, client_scopes: str | 
             pytest.fail(f"oidc-provider did not start: {process.stderr.read() if process.stderr else ''}")
         issuer = json.loads(line)["issuer"]
         discovery = httpx2.get(f"{issuer}/.well-known/openid-configuration").json()
-        yield OidcProvider(process, issuer, discovery)
+        yield OidcProvider(issuer, discovery)
     finally:
         process.terminate()
         process.communicate(timeout=10)
@@ -191,31 +194,15 @@ KNOWN = " ".join([*GRANTABLE, "employees:delete"])
 MODES = ["legacy", "auto"]
 
 
-@dataclass
-class GuardedDeployment:
-    url: str
-    base: str
-    oidc: OidcProvider
-    server: MCPServer
-
-    @property
-    def metadata_url(self) -> str:
-        return f"{self.base}/.well-known/oauth-protected-resource/mcp"
-
-    @property
-    def calls(self) -> list[str]:
-        return self.server.calls  # type: ignore[attr-defined,no-any-return]
-
-
 @contextmanager
-def guarded_deployment(*, scopes: str = KNOWN, client_scopes: str = " ".join(GRANTABLE)) -> Iterator[GuardedDeployment]:
+def guarded_deployment(*, scopes: str = KNOWN, client_scopes: str = " ".join(GRANTABLE)) -> Iterator[Deployment]:
     """``build_server()`` guarded as in ``tests/http``, trusting oidc-provider through its discovery document.
 
     oidc-provider starts inside the app factory: it must know our URL (its only resource indicator,
     so ``aud``), and our guard must know its issuer and keys before the app is built.
     """
     server = build_server()
-    holder: dict[str, GuardedDeployment] = {}
+    holder: dict[str, Deployment] = {}
     stack = ExitStack()
 
     def factory(base: str) -> Any:
@@ -230,7 +217,7 @@ def guarded_deployment(*, scopes: str = KNOWN, client_scopes: str = " ".join(GRA
             **LAYERS,
         )
         guard.install(server)
-        holder["deployment"] = GuardedDeployment(url, base, oidc, server)
+        holder["deployment"] = Deployment(url, base, oidc, server.calls)  # type: ignore[arg-type,attr-defined]
         return server.streamable_http_app()
 
     with stack, LoopbackServer(app_factory=factory, lifespan="on"):
@@ -238,34 +225,9 @@ def guarded_deployment(*, scopes: str = KNOWN, client_scopes: str = " ".join(GRA
 
 
 @pytest.fixture
-def deployment() -> Iterator[GuardedDeployment]:
+def deployment() -> Iterator[Deployment]:
     with guarded_deployment() as deployment:
         yield deployment
-
-
-@asynccontextmanager
-async def connect(
-    deployment: GuardedDeployment, mode: str, recorder: Recorder
-) -> AsyncIterator[tuple[Client, MemoryTokenStorage]]:
-    storage = MemoryTokenStorage()
-    provider = ClientCredentialsOAuthProvider(
-        server_url=deployment.url,
-        storage=storage,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        scope=" ".join(BASELINE),
-        issuer=deployment.oidc.issuer,
-    )
-    async with (
-        httpx2.AsyncClient(auth=provider, event_hooks={"response": [recorder]}, timeout=30) as http,
-        Client(streamable_http_client(deployment.url, http_client=http), mode=mode) as mcp,
-    ):
-        yield mcp, storage
-
-
-def granted(storage: MemoryTokenStorage) -> set[str]:
-    assert storage.tokens is not None
-    return set((storage.tokens.scope or "").split())
 
 
 def leaves(error: BaseException) -> list[BaseException]:
@@ -274,21 +236,21 @@ def leaves(error: BaseException) -> list[BaseException]:
     return [error]
 
 
-def test_protected_resource_metadata_names_oidc_provider(deployment: GuardedDeployment) -> None:
+def test_protected_resource_metadata_names_oidc_provider(deployment: Deployment) -> None:
     response = httpx2.get(deployment.metadata_url)
     assert response.status_code == 200
     assert response.json() == {
         "resource": deployment.url,
-        "authorization_servers": [deployment.oidc.issuer],
+        "authorization_servers": [deployment.auth_server.issuer],
         "bearer_methods_supported": ["header"],
         "scopes_supported": BASELINE,
     }
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_sdk_client_steps_up_with_oidc_provider_tokens(deployment: GuardedDeployment, mode: str) -> None:
+async def test_sdk_client_steps_up_with_oidc_provider_tokens(deployment: Deployment, mode: str) -> None:
     recorder = Recorder()
-    async with connect(deployment, mode, recorder) as (mcp, storage):
+    async with connect(deployment, " ".join(BASELINE), mode, recorder) as (mcp, storage):
         assert granted(storage) == set(BASELINE)
         assert (await mcp.list_tools()).tools == []
 
@@ -307,7 +269,7 @@ async def test_sdk_client_steps_up_with_oidc_provider_tokens(deployment: Guarded
         raw = storage.tokens.access_token
         assert jwt.get_unverified_header(raw)["typ"] == "at+jwt"
         claims = jwt.decode(raw, options={"verify_signature": False})
-        assert claims["iss"] == deployment.oidc.issuer
+        assert claims["iss"] == deployment.auth_server.issuer
         assert claims["aud"] == deployment.url
         assert claims["client_id"] == CLIENT_ID
         assert set(claims["scope"].split()) == granted(storage)
@@ -317,19 +279,19 @@ async def test_sdk_client_steps_up_with_oidc_provider_tokens(deployment: Guarded
         "employees:read mcp:connect mcp:tools:call",
         "employees:write mcp:connect mcp:tools:call",
     ]
-    token_requests = [e for e in recorder.exchanges if e.url == deployment.oidc.token_endpoint]
+    token_requests = [e for e in recorder.exchanges if e.url == deployment.auth_server.token_endpoint]
     assert [e.status for e in token_requests] == [200, 200, 200]  # the baseline, then one per step-up
     assert deployment.calls == ["get_employees", "update_employee_mood"]
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_a_scope_oidc_provider_refuses_ends_after_one_step_up(deployment: GuardedDeployment, mode: str) -> None:
+async def test_a_scope_oidc_provider_refuses_ends_after_one_step_up(deployment: Deployment, mode: str) -> None:
     recorder = Recorder()
     with pytest.raises(BaseException) as caught:  # the transport raises an ExceptionGroup
-        async with connect(deployment, mode, recorder) as (mcp, _storage):
+        async with connect(deployment, " ".join(BASELINE), mode, recorder) as (mcp, _storage):
             await mcp.call_tool("delete_employee", {"employee_id": 1})
     assert any(isinstance(e, OAuthTokenError) and "invalid_scope" in str(e) for e in leaves(caught.value))
-    token_requests = [e for e in recorder.exchanges if e.url == deployment.oidc.token_endpoint]
+    token_requests = [e for e in recorder.exchanges if e.url == deployment.auth_server.token_endpoint]
     challenges = [e for e in recorder.to(deployment.url) if e.status == 403]
     assert len(challenges) == 1
     assert parse_www_authenticate(challenges[0].www_authenticate or "")["scope"] == (
@@ -348,12 +310,12 @@ async def test_a_scope_oidc_provider_leaves_out_ends_after_one_step_up(mode: str
     recorder = Recorder()
     with guarded_deployment(scopes=" ".join(GRANTABLE)) as deployment:
         with pytest.raises(BaseException) as caught:  # the transport raises an ExceptionGroup
-            async with connect(deployment, mode, recorder) as (mcp, storage):
+            async with connect(deployment, " ".join(BASELINE), mode, recorder) as (mcp, storage):
                 await mcp.call_tool("delete_employee", {"employee_id": 1})
         errors = [e for e in leaves(caught.value) if isinstance(e, MCPError)]
         assert [(e.code, e.data["missing"]) for e in errors] == [(INSUFFICIENT_SCOPE, ["employees:delete"])]
         assert granted(storage) == {*BASELINE, "mcp:tools:call"}
-        token_requests = [e for e in recorder.exchanges if e.url == deployment.oidc.token_endpoint]
+        token_requests = [e for e in recorder.exchanges if e.url == deployment.auth_server.token_endpoint]
         assert [e.status for e in token_requests] == [200, 200]  # the baseline, then one step-up: no loop
         challenges = [e for e in recorder.to(deployment.url) if e.status == 403]
         assert [parse_www_authenticate(e.www_authenticate or "")["error_description"] for e in challenges] == [
