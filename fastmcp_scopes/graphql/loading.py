@@ -131,15 +131,13 @@ def _load_file(path: Path, *, strict: bool) -> ScopedSchema:
 
 
 def _post(response: Any, url: str) -> Any:
-    if response.status_code >= 400:
-        # A server without `_service` may answer 400 with GraphQL errors; the caller falls back.
-        try:
-            return response.json()
-        except ValueError:
-            raise GraphQLScopeError(f"introspecting {url} failed with HTTP {response.status_code}") from None
+    # Read whatever the status: a server without `_service` may answer 400 with GraphQL errors, and the
+    # caller then falls back to standard introspection.
     try:
         return response.json()
     except ValueError:
+        if response.status_code >= 400:
+            raise GraphQLScopeError(f"introspecting {url} failed with HTTP {response.status_code}") from None
         raise GraphQLScopeError(f"{url} did not answer with JSON") from None
 
 
