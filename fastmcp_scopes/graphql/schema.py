@@ -260,15 +260,6 @@ class ScopedSchema:
         """The :class:`Requirement` of one operation; see :meth:`analyze` for the errors it raises."""
         return self.analyze(document, operation_name, cap=cap).requirement
 
-    def analyze_file(self, path: str | Path, *, cap: int = DEFAULT_MAX_ALTERNATIVES) -> tuple[OperationAnalysis, ...]:
-        """Read a ``.graphql`` file (UTF-8) and analyse every operation in it; errors name the file."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise GraphQLScopeError(f"cannot read {path}: {error}") from None
-        return self.operations(text, cap=cap, source_name=str(path))
-
     def analyze_catalogue(
         self,
         documents: Iterable[tuple[str | Path, str | DocumentNode]],
