@@ -32,8 +32,10 @@ PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519Public
 # Every asymmetric JWS algorithm we know how to match to a key type. Symmetric (HS*) and `none`
 # are absent on purpose: a verifier that publishes keys must never accept MACs (RFC 8725 §2.1, §3.1).
 _KEY_TYPES: Final[dict[str, Callable[[object], bool]]] = {
-    **{alg: (lambda key: isinstance(key, rsa.RSAPublicKey)) for alg in ("RS256", "RS384", "RS512")},
-    **{alg: (lambda key: isinstance(key, rsa.RSAPublicKey)) for alg in ("PS256", "PS384", "PS512")},
+    **{
+        alg: (lambda key: isinstance(key, rsa.RSAPublicKey))
+        for alg in ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
+    },
     "ES256": lambda key: isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1),
     "ES384": lambda key: isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP384R1),
     "ES512": lambda key: isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP521R1),
@@ -119,8 +121,9 @@ class JWKSCache:
             if self._fetched_at is None or now - self._fetched_at >= self.ttl:
                 await self._refresh(self._generation)
             found = self._lookup(kid)
-            if not found:
-                await self._refresh(self._generation)
+            if found:
+                return found
+            await self._refresh(self._generation)
         return self._lookup(kid)
 
     def _lookup(self, kid: str | None) -> list[tuple[PublicKey, str | None]]:
