@@ -64,11 +64,15 @@ async def test_over_http_the_arguments_are_challenged_before_dispatch() -> None:
         loopback = LoopbackServer(app_factory=factory, lifespan="on")
         async with loopback, httpx2.AsyncClient() as http:
             url = f"{loopback.base_url}/mcp"
+            metadata_url = f"{loopback.base_url}/.well-known/oauth-protected-resource/mcp"
             token = auth.issue_token(scopes=["db:query", "employees:read"], audience=url)
             refused = await post_rpc(http, url, tool_call("query", {"table": "salaries"}), token)
             invalid = await post_rpc(http, url, tool_call("query", {"table": "../etc"}), token)
     assert refused.status_code == 403
-    assert 'scope="db:query salaries:read"' in refused.headers["www-authenticate"]
+    assert refused.headers["www-authenticate"] == (
+        'Bearer error="insufficient_scope", error_description="Missing scopes: salaries:read", '
+        f'scope="db:query salaries:read", resource_metadata="{metadata_url}"'
+    )
     assert invalid.status_code == 400
     assert invalid.json()["error"]["code"] == -32602
     assert executed == []

@@ -120,5 +120,5 @@ async def test_stateless_servers_step_up_the_same(auth_server: DevAuthorizationS
         recorder = Recorder()
         async with connect(deployment, " ".join(BASELINE), mode, recorder) as (mcp, storage):
             assert (await mcp.call_tool("get_employees", {})).is_error is False
-            assert "employees:read" in granted(storage)
+            assert granted(storage) == {*BASELINE, "mcp:tools:call", "employees:read"}
         assert deployment.calls == ["get_employees"]
