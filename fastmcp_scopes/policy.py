@@ -347,7 +347,8 @@ class ScopeGuard:
         alternatives): a requirement that cannot be computed stops start-up, never means "no scope".
         """
         # Dispatch by the server's package, imported only then: the core imports no framework.
-        if type(server).__module__.split(".")[0] == "fastmcp":
+        # By the classes it is built from, so that a user's own subclass of FastMCP counts too.
+        if any(cls.__module__.split(".")[0] == "fastmcp" for cls in type(server).__mro__):
             from fastmcp_scopes.adapters import fastmcp
 
             return fastmcp.install(self, server)

@@ -259,7 +259,10 @@ def _private(result: HandlerResult) -> HandlerResult:
 def install(guard: ScopeGuard, server: Any) -> InstallReport:
     """Install ``guard`` on an ``MCPServer``. See :meth:`ScopeGuard.install`."""
     if not isinstance(server, MCPServer):
-        raise TypeError(f"install() supports mcp.server.mcpserver.MCPServer, got {type(server).__name__}")
+        raise TypeError(
+            "install() supports mcp.server.mcpserver.MCPServer and fastmcp.FastMCP servers, "
+            f"got {type(server).__name__}"
+        )
     if any(isinstance(m, ScopeMiddleware) for m in server.middleware):
         raise RuntimeError("a ScopeGuard is already installed on this server")
     middleware = ScopeMiddleware(guard, server)

@@ -491,6 +491,21 @@ def test_install_dispatches_by_server_type() -> None:
     ]
 
 
+def test_a_subclass_of_fastmcp_in_the_users_own_module_gets_the_fastmcp_adapter() -> None:
+    from fastmcp_scopes.adapters.fastmcp import ScopeMiddleware as FastMCPScopeMiddleware
+
+    subclass = type("MyServer", (FastMCP,), {"__module__": "my_app.server"})
+    server = subclass("mine")
+    ScopeGuard().install(server)
+
+    assert [type(m) for m in server.middleware if isinstance(m, FastMCPScopeMiddleware)] == [FastMCPScopeMiddleware]
+
+
+def test_another_kind_of_server_is_refused_naming_what_is_supported() -> None:
+    with pytest.raises(TypeError, match=r"MCPServer and fastmcp\.FastMCP servers, got object"):
+        ScopeGuard().install(object())
+
+
 def test_a_requirement_that_cannot_be_computed_stops_install() -> None:
     mcp = FastMCP("bad")
 
