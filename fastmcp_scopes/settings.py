@@ -221,5 +221,6 @@ def load_settings(**overrides: Any) -> ScopesSettings:
             if len(shown) > 80:
                 shown = shown[:77] + "..."
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{ENV_PREFIX}{field.upper()} (argument {field}={shown}): {message}")
+            # Named both ways: the value may have come from the environment, .env or a keyword argument.
+            problems.append(f"{ENV_PREFIX}{field.upper()} (or {field}=) = {shown}: {message}")
         raise ConfigurationError("invalid fastmcp-scopes configuration:\n  " + "\n  ".join(problems)) from None
