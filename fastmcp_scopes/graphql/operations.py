@@ -184,10 +184,7 @@ def add_operation_tools(
             with an endpoint that is not a URL, too many alternatives (past ``cap``).
     """
     if schema is None:
-        loaded = guard.graphql_schema("add_operation_tools") if guard is not None else load_schema()
-        if not isinstance(loaded, ScopedSchema):
-            raise ConfigurationError("the guard's GraphQL schema is not a ScopedSchema")
-        schema = loaded
+        schema = guard.graphql_schema("add_operation_tools") if guard is not None else load_schema()
     upstream = _endpoint(endpoint, headers)
     paths = [operations] if isinstance(operations, str | Path) else list(operations)
     files = read_operation_files(*paths)
