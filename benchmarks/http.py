@@ -428,7 +428,7 @@ async def main(args: argparse.Namespace) -> None:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and requests (about 20 seconds)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and requests (about 25 seconds)")
     parser.add_argument("--section", choices=["all", "http", "jwt"], default="all")
     parser.add_argument("--rounds", type=int, help="interleaved HTTP rounds (default 10; quick 4)")
     parser.add_argument("--requests", type=int, help="requests per HTTP measurement (default 800; quick 250)")
