@@ -624,6 +624,8 @@ def test_installing_twice_is_refused() -> None:
         ScopeGuard().install(server)
 
 
-def test_only_mcpserver_is_supported() -> None:
-    with pytest.raises(TypeError, match=r"supports mcp\.server\.mcpserver\.MCPServer, got str"):
+def test_only_mcpserver_and_fastmcp_are_supported() -> None:
+    with pytest.raises(
+        TypeError, match=r"supports mcp\.server\.mcpserver\.MCPServer and fastmcp\.FastMCP servers, got str"
+    ):
         ScopeGuard().install("not a server")
