@@ -1,0 +1,298 @@
+"""The contract suite's harness: every test runs on each server lineage this environment has
+(:mod:`.kinds`), in-process (the SDK's ``mcp.Client`` as a caller holding given scopes) and, where
+the test asks for it, over real HTTP (uvicorn on 127.0.0.1, JWTs from the development authorization
+server, raw JSON-RPC POSTs so the whole answer can be compared).
+
+A test builds a server with the lineage's own decorators, then ``guarded = await install(server,
+**guard_options)`` and asks ``await guarded.ask(scopes, method, params)``: the same :class:`Answer`
+shape on both transports."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import mcp.types as types
+import pytest
+from mcp.shared.exceptions import MCPError
+from pydantic import TypeAdapter
+
+from fastmcp_scopes import ScopeGuard
+from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer, scoped_client
+
+from .kinds import KINDS, ServerKind
+
+MODERN = "2026-07-28"
+HANDSHAKE = "2025-11-25"
+TRANSPORTS = ["in-process", "http"]
+
+
+@pytest.fixture(autouse=True)
+def _in_empty_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # ScopeGuard() reads .env: no stray one
+
+
+@pytest.fixture(params=KINDS, ids=[kind.name for kind in KINDS])
+def server_kind(request: pytest.FixtureRequest) -> ServerKind:
+    kind: ServerKind = request.param
+    return kind
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def dev_auth() -> Iterator[DevAuthorizationServer]:
+    """One development authorization server for the whole run: tokens are minted directly, for any scopes."""
+    with DevAuthorizationServer(scopes=["mcp:connect"]) as server:
+        yield server
+
+
+@dataclass
+class Answer:
+    """What a caller received: the HTTP status and headers (``None``/empty in-process) and the JSON-RPC
+    answer without ``jsonrpc`` and ``id`` (``{"error": {...}}`` or ``{"result": {...}}``; over HTTP, a body
+    that is not JSON-RPC as it came)."""
+
+    status: int | None
+    headers: dict[str, str]
+    body: dict[str, Any]
+    raw: bytes = b""
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        error = self.body.get("error")
+        return error if isinstance(error, dict) else None
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        result = self.body.get("result")
+        return result if isinstance(result, dict) else None
+
+    @property
+    def challenge(self) -> str | None:
+        return self.headers.get("www-authenticate")
+
+    def whole(self, name: str = "", as_: str = "NAME") -> str:
+        """Everything a caller can tell apart, as one string, with ``name`` written as ``as_`` (so the
+        answers for two names compare whole)."""
+        text = self.raw.decode() if self.raw else json.dumps(self.body, sort_keys=True)
+        if name:
+            text = text.replace(name, as_)
+            text = text.replace(json.dumps(name)[1:-1], as_)  # the name as JSON escapes it
+        headers = {k: v for k, v in sorted(self.headers.items()) if k in _HEADERS_THAT_MATTER}
+        return f"{self.status} {headers} {text}"
+
+
+_HEADERS_THAT_MATTER = ("content-type", "www-authenticate", "mcp-session-id", "allow")
+
+
+@dataclass
+class Guarded:
+    """A guarded server and a way to ask it things as a caller holding given scopes."""
+
+    kind: ServerKind
+    server: Any
+    transport: str
+    auth: DevAuthorizationServer
+    url: str = ""
+    http: httpx2.AsyncClient | None = None
+    base: str = ""
+    ran: list[str] = field(default_factory=list)
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.base}/.well-known/oauth-protected-resource/mcp"
+
+    def token(self, scopes: list[str], **claims: Any) -> str:
+        return self.auth.issue_token(scopes=scopes, audience=self.url, **claims)
+
+    async def ask(
+        self,
+        scopes: list[str],
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        protocol_version: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        mode: str = "auto",
+        id: int = 1,
+    ) -> Answer:
+        """Send one request as a caller holding ``scopes`` and return what came back."""
+        if self.transport == "http":
+            return await self.post(
+                self.token(scopes), method, params, protocol_version=protocol_version, headers=headers, id=id
+            )
+        async with scoped_client(self.server, scopes, mode=mode) as client:
+            return await in_process(client, method, dict(params or {}))
+
+    async def post(
+        self,
+        token: str | None,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        protocol_version: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        id: int | None = 1,
+    ) -> Answer:
+        """POST one JSON-RPC message (a notification when ``id`` is ``None``) with ``token`` as the bearer."""
+        version = protocol_version or HANDSHAKE
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if id is not None:
+            message["id"] = id
+        sent = dict(params or {})
+        extra: dict[str, str] = {}
+        if version == MODERN:
+            sent["_meta"] = {
+                "io.modelcontextprotocol/protocolVersion": MODERN,
+                "io.modelcontextprotocol/clientCapabilities": {},
+                **sent.get("_meta", {}),
+            }
+            extra["mcp-method"] = method
+            named = sent.get("name") or sent.get("uri")
+            if isinstance(named, str):
+                extra["mcp-name"] = named
+        if sent or params is not None:
+            message["params"] = sent
+        return await self.send("POST", token, json.dumps(message).encode(), {**extra, **(headers or {})}, version)
+
+    async def send(
+        self,
+        verb: str,
+        token: str | None,
+        content: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        protocol_version: str = HANDSHAKE,
+    ) -> Answer:
+        """Any HTTP request to the MCP endpoint, answered whole."""
+        assert self.http is not None, "only over HTTP"
+        sent = {
+            "accept": "application/json, text/event-stream",
+            "content-type": "application/json",
+            "mcp-protocol-version": protocol_version,
+        }
+        if token is not None:
+            sent["authorization"] = f"Bearer {token}"
+        response = await self.http.request(verb, self.url, content=content, headers={**sent, **(headers or {})})
+        return http_answer(response)
+
+
+def http_answer(response: httpx2.Response) -> Answer:
+    raw = response.content
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except ValueError:
+        parsed = {"text": raw.decode(errors="replace")}
+    body = {k: v for k, v in parsed.items() if k not in ("jsonrpc", "id")} if isinstance(parsed, dict) else {}
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    return Answer(response.status_code, headers, body, raw)
+
+
+async def in_process(client: Any, method: str, params: dict[str, Any]) -> Answer:
+    """``method`` through the SDK client's own typed call for it (so the client stamps it as it would)."""
+    try:
+        result = await _call(client, method, params)
+    except MCPError as error:
+        return Answer(None, {}, {"error": error.error.model_dump(mode="json", exclude_none=True)})
+    dumped = result if isinstance(result, dict) else result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return Answer(None, {}, {"result": dumped})
+
+
+async def _call(client: Any, method: str, params: dict[str, Any]) -> Any:
+    if method == "tools/call":
+        return await client.call_tool(params["name"], params.get("arguments") or {}, meta=params.get("_meta"))
+    if method == "prompts/get":
+        return await client.get_prompt(params["name"], params.get("arguments"))
+    if method == "resources/read":
+        return await client.read_resource(params["uri"])
+    if method == "completion/complete":
+        return await client.complete(params["ref"], params["argument"], (params.get("context") or {}).get("arguments"))
+    listings = {
+        "tools/list": client.list_tools,
+        "prompts/list": client.list_prompts,
+        "resources/list": client.list_resources,
+        "resources/templates/list": client.list_resource_templates,
+    }
+    if method in listings:
+        return await listings[method]()
+    if method in ("resources/subscribe", "resources/unsubscribe"):
+        call = client.subscribe_resource if method == "resources/subscribe" else client.unsubscribe_resource
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecated for 2026-07-28, still what a 2025 client sends
+            return await call(params["uri"])
+    request = types.Request[Any, Any](method=method, params=params or None)
+    return await client.session.send_request(request, TypeAdapter(dict[str, Any]))
+
+
+Install = Callable[..., Awaitable[Guarded]]
+
+
+@pytest.fixture
+async def install(server_kind: ServerKind, transport: str, dev_auth: DevAuthorizationServer) -> AsyncIterator[Install]:
+    """``await install(server, **guard_options)``: guard ``server`` (a server of ``server_kind``) and serve it
+    on ``transport`` (over HTTP: stateless, JSON responses, unless ``json_response``/``stateless_http`` say
+    otherwise)."""
+    async with AsyncExitStack() as stack:
+
+        async def install_(
+            server: Any, *, json_response: bool = True, stateless_http: bool = True, **options: Any
+        ) -> Guarded:
+            if transport == "in-process":
+                ScopeGuard(**options).install(server)
+                return Guarded(server_kind, server, transport, dev_auth)
+
+            def factory(base: str) -> Any:
+                ScopeGuard(
+                    issuer=dev_auth.issuer, jwks_uri=dev_auth.jwks_uri, resource_url=f"{base}/mcp", **options
+                ).install(server)
+                return server_kind.http_app(server, json_response, stateless_http)
+
+            base = await stack.enter_async_context(LoopbackServer(app_factory=factory, lifespan="on"))
+            http = await stack.enter_async_context(httpx2.AsyncClient(timeout=30))
+            return Guarded(server_kind, server, transport, dev_auth, f"{base}/mcp", http, base)
+
+        yield install_
+
+
+INSUFFICIENT_SCOPE = -32003
+
+
+def assert_refused_like(answer: Answer, like: Answer) -> None:
+    """``answer`` is the very refusal ``like`` is: same HTTP status and challenge, same JSON-RPC error."""
+    assert like.error is not None and like.error["code"] == INSUFFICIENT_SCOPE, like.whole()
+    assert (answer.status, answer.challenge, answer.error) == (like.status, like.challenge, like.error)
+
+
+def succeeded(answer: Answer) -> bool:
+    """Whether the request reached a handler that answered normally (a result that is not an error)."""
+    return answer.result is not None and answer.result.get("isError") is not True
+
+
+def skip_unless(condition: object, reason: str) -> None:
+    if not condition:
+        pytest.skip(reason)
+
+
+def fails_today(
+    request: pytest.FixtureRequest,
+    reason: str,
+    *,
+    kinds: frozenset[str] | set[str] | None = None,
+    transports: frozenset[str] | set[str] | None = None,
+) -> None:
+    """Mark the running test a strict xfail (``reason``: "issue 8 item N: what leaks") when it runs on one of
+    ``kinds`` (default: every lineage) over one of ``transports`` (default: both): the rows that fail on
+    the code before the fix. Remove the call when the fix lands; strict, so a row that starts passing says so."""
+    kind: ServerKind = request.getfixturevalue("server_kind")
+    transport = request.getfixturevalue("transport") if "transport" in request.fixturenames else "http"
+    if (kinds is None or kind.name in kinds) and (transports is None or transport in transports):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
