@@ -9,11 +9,21 @@ header.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_serializer, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from fastmcp_scopes.challenge import validate_scope_token
 from fastmcp_scopes.errors import ConfigurationError
@@ -59,6 +69,127 @@ def _scope_list(value: Any) -> list[str]:
     return [validate_scope_token(s) for s in value]
 
 
+def _tool_requirement(name: str, spec: Any) -> Requirement:
+    where = f"tool {name!r}"
+    if isinstance(spec, str):
+        # A string is one scope. "a b" used to mean both, ANDed, so a scope mistyped with a space
+        # ("employees read") silently became two; what was meant is not ours to guess.
+        tokens = spec.split()
+        for token in tokens:
+            validate_scope_token(token, where=where)
+        if len(tokens) != 1:
+            raise ValueError(
+                f"{where}: {spec!r} is not one scope; write a list: "
+                + (
+                    "[] for no scope of its own"
+                    if not tokens
+                    else f"{json.dumps(tokens)} for all of them, or {json.dumps([[t] for t in tokens])} for any one"
+                )
+            )
+    return Requirement.parse(spec, where=where)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+    except ValueError:
+        return False
+
+
+def _checked_url(value: str, *, identifier: bool = False) -> str:
+    """``value`` unchanged if it is an absolute ``https`` URL (``http`` on a loopback host only).
+
+    These URLs are published (protected resource metadata, ``WWW-Authenticate``) and fetched (keys,
+    schemas): a relative or mistyped one would be handed to clients or silently fetched over plain
+    HTTP. ``identifier``: an issuer identifier, which has no query either (RFC 8414 §2).
+    """
+    if not value.isascii() or any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("a URL has no spaces, control or non-ASCII characters (percent-encode them)")
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("expected an absolute https URL, such as https://auth.example.com")
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ValueError("the port is not a number from 0 to 65535") from None
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError(
+            f"http is allowed on loopback hosts only (127.0.0.0/8, ::1, localhost), not {parts.hostname!r}; use https"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("a URL here carries no user name or password")
+    if parts.fragment or value.endswith("#"):
+        raise ValueError("a URL here has no fragment (#...)")
+    if identifier and (parts.query or value.endswith("?")):
+        raise ValueError("an issuer identifier has no query (?...) (RFC 8414 §2)")
+    return value
+
+
+class _KnownNamesOnly(PydanticBaseSettingsSource):
+    """A ``.env`` source that contributes known settings only.
+
+    With ``extra="forbid"`` pydantic-settings would pass every other line of a ``.env`` on as an
+    extra (depending on its version, unprefixed ones too), but a ``.env`` is shared with other
+    programs; unknown ``FASTMCP_SCOPES_*`` names are reported by :class:`_UnknownPrefixedNames`.
+    """
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self._inner = inner
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        return {name: value for name, value in self._inner().items() if name in self.settings_cls.model_fields}
+
+
+class _UnknownPrefixedNames(PydanticBaseSettingsSource):
+    """Every ``FASTMCP_SCOPES_*`` name in the environment or ``.env`` that is not a setting, as an extra
+    input (prefix removed), which ``extra="forbid"`` then refuses exactly like a misspelt keyword
+    argument. pydantic-settings itself skips such names, so a typo would leave its default in force."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._sources = sources
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        prefix = ENV_PREFIX.lower()
+        unknown: dict[str, Any] = {}
+        for source in self._sources:
+            variables: Mapping[str, str | None] = source.env_vars if isinstance(source, EnvSettingsSource) else {}
+            for name, value in variables.items():
+                key = name.lower()
+                if key.startswith(prefix) and key[len(prefix) :] not in self.settings_cls.model_fields:
+                    unknown[key[len(prefix) :]] = value
+        return unknown
+
+
+def _suggestion(name: str) -> str | None:
+    close = difflib.get_close_matches(name.lower(), ScopesSettings.model_fields, n=1)
+    return close[0] if close else None
+
+
+def _unknown_name_problem(name: str, value: Any, *, keyword: bool) -> str:
+    """One message for a name that is not a setting, whichever way it came in."""
+    close = _suggestion(name)
+    if keyword:
+        hint = f"; did you mean {close}?" if close else "; see ScopesSettings for the options"
+        return f"unknown option {name}={value!r}{hint}"
+    variable = f"{ENV_PREFIX}{name.upper()}"
+    hint = (
+        f"; did you mean {ENV_PREFIX}{close.upper()}?"
+        if close
+        else "; no fastmcp-scopes setting has this name (another program's variable needs another prefix)"
+    )
+    return f"unknown setting {variable}{hint}"
+
+
 class ScopesSettings(BaseSettings):
     """All fastmcp-scopes options. Field ``x`` is read from ``FASTMCP_SCOPES_X``."""
 
@@ -66,21 +197,23 @@ class ScopesSettings(BaseSettings):
         env_prefix=ENV_PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
-        extra="ignore",
+        # Unknown names stop start-up (keyword arguments here, FASTMCP_SCOPES_* variables through
+        # _UnknownPrefixedNames): a misspelt option must not leave its default in force silently.
+        extra="forbid",
         frozen=True,
     )
 
     # -- token verification and protected resource metadata (RFC 9728, RFC 9068) ------------------
     issuer: str | None = None
-    """Exact ``iss`` the access tokens must carry."""
+    """Exact ``iss`` the access tokens must carry: an ``https`` URL (``http`` on loopback only)."""
     jwks_uri: str | None = None
-    """Where the issuer's signing keys are published."""
+    """Where the issuer's signing keys are published (``https``; ``http`` on loopback only)."""
     audience: _Scopes = Field(default_factory=list)
     """Accepted ``aud`` values; defaults to ``resource_url``."""
     resource_url: str | None = None
-    """Canonical server URL: PRM ``resource`` and the default audience."""
+    """Canonical server URL: PRM ``resource`` and the default audience (``https``; ``http`` on loopback only)."""
     authorization_servers: _Scopes = Field(default_factory=list)
-    """PRM ``authorization_servers``; defaults to ``issuer``."""
+    """PRM ``authorization_servers`` (issuer URLs); defaults to ``issuer``."""
     scopes_supported: _Scopes = Field(default_factory=list)
     """Baseline scopes: 401 ``scope`` and PRM ``scopes_supported`` (never the whole catalogue)."""
     algorithms: _Scopes = Field(default_factory=lambda: ["RS256", "PS256", "ES256", "EdDSA"])
@@ -89,6 +222,9 @@ class ScopesSettings(BaseSettings):
     """Seconds of clock skew allowed for ``exp``, ``nbf`` and ``iat``."""
     require_typ: bool = False
     """Require the RFC 9068 ``typ: at+jwt`` header."""
+    require_identity_claims: bool = True
+    """Refuse tokens without ``sub`` or a client id (``client_id``, ``azp``, ``cid``), both required by
+    RFC 9068 §2.2. Relaxed, such tokens share one principal: one caller can end another's session."""
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     """Largest JSON-RPC body inspected before dispatch; larger bodies are refused (413)."""
 
@@ -142,6 +278,39 @@ class ScopesSettings(BaseSettings):
     def _scopes(cls, value: list[str]) -> list[str]:
         return [validate_scope_token(s) for s in value]
 
+    @field_validator("issuer", "jwks_uri", "resource_url", "graphql_schema", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # FASTMCP_SCOPES_ISSUER= (empty) means "not set", as it does for the lists.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("issuer", mode="after")
+    @classmethod
+    def _issuer_url(cls, value: str | None) -> str | None:
+        # Returned unchanged: `iss` is compared as an exact string (RFC 9068 §4), never normalised.
+        return None if value is None else _checked_url(value, identifier=True)
+
+    @field_validator("jwks_uri", "resource_url", mode="after")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_url(value)
+
+    @field_validator("graphql_schema", mode="after")
+    @classmethod
+    def _schema_url(cls, value: str | None) -> str | None:
+        # A file path or a URL; only a URL (anything with a scheme) is checked as one.
+        return value if value is None or "://" not in value else _checked_url(value)
+
+    @field_validator("authorization_servers", mode="after")
+    @classmethod
+    def _issuer_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            try:
+                _checked_url(url, identifier=True)
+            except ValueError as err:
+                raise ValueError(f"{url!r}: {err}") from None
+        return value
+
     @field_validator("stdio_scopes", mode="before")
     @classmethod
     def _optional_scopes(cls, value: Any) -> Any:
@@ -176,13 +345,32 @@ class ScopesSettings(BaseSettings):
         value = _json_object(value)
         if not isinstance(value, dict):
             raise ValueError('expected a JSON object {"tool": "scope ..." | ["a", "b"] | [["a"], ["b"]]}')
-        return {name: Requirement.parse(spec, where=f"tool {name!r}") for name, spec in value.items()}
+        return {name: _tool_requirement(name, spec) for name, spec in value.items()}
 
     @field_serializer("tool_scopes")
     def _dump_tool_scopes(self, value: dict[str, Requirement]) -> dict[str, list[list[str]]]:
         # The configuration shape (not the dataclass internals), so that ``model_dump()`` and JSON
         # dumps read back through ``load_settings`` unchanged.
         return {name: requirement.to_json() for name, requirement in value.items()}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """pydantic-settings' sources in its order (arguments, environment, ``.env``), plus the unknown
+        ``FASTMCP_SCOPES_*`` names of the last two, the environment's winning."""
+        return (
+            init_settings,
+            env_settings,
+            _KnownNamesOnly(dotenv_settings),
+            file_secret_settings,
+            _UnknownPrefixedNames(settings_cls, dotenv_settings, env_settings),
+        )
 
     @field_validator("hierarchy", mode="before")
     @classmethod
@@ -197,26 +385,21 @@ def load_settings(**overrides: Any) -> ScopesSettings:
     """Build settings from the environment, ``.env`` and ``overrides`` (keyword arguments win).
 
     Raises:
-        ConfigurationError: naming the ``FASTMCP_SCOPES_*`` variable and the value that is wrong, or a
-            keyword argument that is not an option.
+        ConfigurationError: naming the ``FASTMCP_SCOPES_*`` variable and the value that is wrong, every
+            ``FASTMCP_SCOPES_*`` variable (environment or ``.env``) and keyword argument that is not an
+            option, each with the closest real name; all problems in one error.
     """
-    # Keyword arguments are checked by name: the model ignores extra input (so that a ``.env`` may hold
-    # other variables), which would let a misspelt option (``hide_unauthorised=False``) pass silently.
-    # Leading-underscore names are pydantic-settings' own options (``_env_file``).
-    unknown = sorted(name for name in overrides if not name.startswith("_") and name not in ScopesSettings.model_fields)
-    if unknown:
-        problems = []
-        for name in unknown:
-            close = difflib.get_close_matches(name, ScopesSettings.model_fields, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            problems.append(f"unknown option {name}={overrides[name]!r}{hint}")
-        raise ConfigurationError("invalid fastmcp-scopes configuration:\n  " + "\n  ".join(problems))
     try:
         return ScopesSettings(**overrides)
     except ValidationError as err:
         problems = []
         for error in err.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
+            if error["type"] == "extra_forbidden":
+                # A name that is not a setting: a keyword argument, or a FASTMCP_SCOPES_* variable of
+                # the environment or .env (see _UnknownPrefixedNames). Arguments win, as for values.
+                problems.append(_unknown_name_problem(field, error.get("input"), keyword=field in overrides))
+                continue
             shown = repr(error.get("input"))
             if len(shown) > 80:
                 shown = shown[:77] + "..."

@@ -3,9 +3,11 @@ that name the variable and the bad value."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from fastmcp_scopes import ConfigurationError, Requirement, ScopeGuard, ScopesSettings
 from fastmcp_scopes.settings import load_settings
@@ -77,14 +79,43 @@ def test_layered_scopes_as_an_object_apply_per_kind(monkeypatch: pytest.MonkeyPa
 def test_tool_scopes_read_every_requirement_shape(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "FASTMCP_SCOPES_TOOL_SCOPES",
-        '{"a": "x y", "b": ["x", "y"], "c": [["admin"], ["x", "y"]], "d": ""}',
+        '{"a": "x", "b": ["x", "y"], "c": [["admin"], ["x", "y"]], "d": []}',
     )
 
     assert load_settings().tool_scopes == {
-        "a": Requirement.all_of("x", "y"),
+        "a": Requirement.all_of("x"),
         "b": Requirement.all_of("x", "y"),
         "c": Requirement.any_of([["admin"], ["x", "y"]]),
         "d": Requirement.none(),
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "advice"),
+    [
+        ("bad scope", '["bad", "scope"] for all of them, or [["bad"], ["scope"]] for any one'),
+        ("a\tb c", '["a", "b", "c"] for all of them, or [["a"], ["b"], ["c"]] for any one'),
+        ("", "[] for no scope of its own"),
+        (" ", "[] for no scope of its own"),
+    ],
+)
+def test_a_tool_scope_string_that_is_not_one_scope_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str, advice: str
+) -> None:
+    # It used to become every word ANDed: a scope mistyped with a space silently became two.
+    monkeypatch.setenv("FASTMCP_SCOPES_TOOL_SCOPES", json.dumps({"payroll": value}))
+
+    with pytest.raises(ConfigurationError) as raised:
+        ScopeGuard()
+
+    message = str(raised.value)
+    assert "FASTMCP_SCOPES_TOOL_SCOPES (or tool_scopes=)" in message
+    assert f"tool 'payroll': {value!r} is not one scope; write a list: {advice}" in message
+
+
+def test_a_tool_scope_string_of_one_scope_is_that_scope() -> None:
+    assert load_settings(tool_scopes={"payroll": " payroll:read "}).tool_scopes == {
+        "payroll": Requirement.all_of("payroll:read")
     }
 
 
@@ -218,9 +249,167 @@ def test_a_bad_keyword_argument_is_named_with_its_value() -> None:
 
 def test_a_misspelt_keyword_argument_is_refused_not_ignored() -> None:
     with pytest.raises(
-        ConfigurationError, match=r"unknown option hide_unauthorised=False \(did you mean hide_unauthorized\?\)"
+        ConfigurationError, match=r"unknown option hide_unauthorised=False; did you mean hide_unauthorized\?"
     ):
         ScopeGuard(hide_unauthorised=False)
+
+
+# -- unknown names stop start-up, wherever they come from -------------------------------------------
+
+
+def test_a_misspelt_variable_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    # It used to be skipped, leaving undeclared=allow in force.
+    monkeypatch.setenv("FASTMCP_SCOPES_UNDECLRED", "deny")
+
+    with pytest.raises(ConfigurationError) as raised:
+        ScopeGuard()
+
+    assert str(raised.value) == (
+        "invalid fastmcp-scopes configuration:\n"
+        "  unknown setting FASTMCP_SCOPES_UNDECLRED; did you mean FASTMCP_SCOPES_UNDECLARED?"
+    )
+
+
+def test_a_misspelt_variable_in_dotenv_is_refused_and_other_programs_lines_are_not(_in_empty_directory: Path) -> None:
+    (_in_empty_directory / ".env").write_text(
+        "UNRELATED_APP_SETTING=ignored\nFASTMCP_SCOPES_HIDEN_CALLS=not_found\n", encoding="utf-8"
+    )
+
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+
+    assert str(raised.value) == (
+        "invalid fastmcp-scopes configuration:\n"
+        "  unknown setting FASTMCP_SCOPES_HIDEN_CALLS; did you mean FASTMCP_SCOPES_HIDDEN_CALLS?"
+    )
+
+
+def test_every_unknown_name_is_reported_at_once_with_the_bad_values(
+    _in_empty_directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (_in_empty_directory / ".env").write_text("FASTMCP_SCOPES_CONECT_SCOPES=mcp:connect\n", encoding="utf-8")
+    monkeypatch.setenv("fastmcp_scopes_stdio_scope", "local")  # variable names are case-insensitive
+    monkeypatch.setenv("FASTMCP_SCOPES_COLOUR", "blue")
+    monkeypatch.setenv("FASTMCP_SCOPES_UNDECLARED", "block")
+
+    with pytest.raises(ConfigurationError) as raised:
+        ScopeGuard(hiden_calls="not_found")
+
+    problems = str(raised.value).splitlines()[1:]
+    assert sorted(p.strip() for p in problems) == [
+        "FASTMCP_SCOPES_UNDECLARED (or undeclared=) = 'block': Input should be 'allow' or 'deny'",
+        "unknown option hiden_calls='not_found'; did you mean hidden_calls?",
+        "unknown setting FASTMCP_SCOPES_COLOUR; no fastmcp-scopes setting has this name "
+        "(another program's variable needs another prefix)",
+        "unknown setting FASTMCP_SCOPES_CONECT_SCOPES; did you mean FASTMCP_SCOPES_CONNECT_SCOPES?",
+        "unknown setting FASTMCP_SCOPES_STDIO_SCOPE; did you mean FASTMCP_SCOPES_STDIO_SCOPES?",
+    ]
+
+
+def test_the_settings_model_itself_refuses_unknown_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FASTMCP_SCOPES_UNDECLRED", "deny")
+
+    with pytest.raises(ValidationError, match="undeclred"):
+        ScopesSettings()
+    with pytest.raises(ValidationError, match="hiden_calls"):
+        ScopesSettings(_env_file=None, hiden_calls="not_found")  # type: ignore[call-arg]
+
+
+# -- URLs: absolute, https except on loopback --------------------------------------------------------
+
+URL_VARIABLES = ["ISSUER", "JWKS_URI", "RESOURCE_URL", "AUTHORIZATION_SERVERS", "GRAPHQL_SCHEMA"]
+
+
+@pytest.mark.parametrize("variable", URL_VARIABLES)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://auth.example.com",
+        "https://auth.example.com:8443/realms/acme",
+        "http://127.0.0.1:9000/mcp",
+        "http://127.8.9.10/",
+        "http://[::1]:8000/mcp",
+        "http://localhost:8000",
+        "http://LOCALHOST",
+    ],
+)
+def test_https_urls_and_loopback_http_urls_are_accepted(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(f"FASTMCP_SCOPES_{variable}", value)
+
+    setting = getattr(load_settings(), variable.lower())
+
+    assert setting == ([value] if variable == "AUTHORIZATION_SERVERS" else value)
+
+
+@pytest.mark.parametrize("variable", URL_VARIABLES)
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("https:///path-only", "expected an absolute https URL"),
+        ("http://auth.example.com", "http is allowed on loopback hosts only (127.0.0.0/8, ::1, localhost)"),
+        ("http://127.0.0.1.example.com", "http is allowed on loopback hosts only"),
+        ("http://10.0.0.1:8000", "http is allowed on loopback hosts only"),
+        ("ftp://auth.example.com", "expected an absolute https URL"),
+        ("https://auth.example.com:99999", "the port is not a number from 0 to 65535"),
+        ("https://user:secret@auth.example.com", "no user name or password"),
+        ("https://auth.example.com/#top", "no fragment"),
+        ("https://b\u00fccher.example", "no spaces, control or non-ASCII characters"),
+    ],
+)
+def test_a_bad_url_is_named_with_its_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(f"FASTMCP_SCOPES_{variable}", value)
+
+    with pytest.raises(ConfigurationError) as raised:
+        ScopeGuard()
+
+    message = str(raised.value)
+    assert f"FASTMCP_SCOPES_{variable} (or {variable.lower()}=) = {value!r}: " in message
+    assert reason in message
+
+
+@pytest.mark.parametrize("variable", ["ISSUER", "JWKS_URI", "RESOURCE_URL", "AUTHORIZATION_SERVERS"])
+@pytest.mark.parametrize("value", ["not a url", "auth.example.com", "/mcp"])
+def test_what_is_not_a_url_is_refused(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(f"FASTMCP_SCOPES_{variable}", value)
+
+    with pytest.raises(ConfigurationError, match=f"FASTMCP_SCOPES_{variable} .*: .*"):
+        load_settings()
+
+
+@pytest.mark.parametrize("variable", ["ISSUER", "AUTHORIZATION_SERVERS"])
+def test_an_issuer_identifier_has_no_query(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(f"FASTMCP_SCOPES_{variable}", "https://auth.example.com/?tenant=acme")
+
+    with pytest.raises(ConfigurationError, match=r"an issuer identifier has no query \(\?\.\.\.\) \(RFC 8414 §2\)"):
+        load_settings()
+
+
+def test_a_resource_url_may_have_a_query_and_a_schema_may_be_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FASTMCP_SCOPES_RESOURCE_URL", "https://mcp.example.com/mcp?tenant=acme")
+    monkeypatch.setenv("FASTMCP_SCOPES_GRAPHQL_SCHEMA", "schemas/employees.graphql")
+
+    settings = load_settings()
+
+    assert settings.resource_url == "https://mcp.example.com/mcp?tenant=acme"
+    assert settings.graphql_schema == "schemas/employees.graphql"
+
+
+def test_each_bad_authorization_server_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FASTMCP_SCOPES_AUTHORIZATION_SERVERS", "https://a.example.com, http://b.example.com")
+
+    with pytest.raises(ConfigurationError, match=r"'http://b.example.com': http is allowed on loopback hosts only"):
+        load_settings()
+
+
+@pytest.mark.parametrize("variable", ["ISSUER", "JWKS_URI", "RESOURCE_URL", "GRAPHQL_SCHEMA"])
+def test_an_empty_url_variable_is_unset(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(f"FASTMCP_SCOPES_{variable}", " ")
+
+    assert getattr(load_settings(), variable.lower()) is None
 
 
 def test_a_misspelt_override_next_to_settings_is_refused_not_ignored() -> None:
