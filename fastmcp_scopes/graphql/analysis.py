@@ -5,17 +5,21 @@ What each definition of a document touches is recorded by a graphql-core validat
 then expands fragment spreads per operation, and the requirement is the AND of every declaration reached,
 computed once at the end (:func:`analysis_of`):
 
-- each selected field's definition, and its return type (lists and non-null unwrapped);
+- each selected field's definition, and its return type (lists and non-null unwrapped); for a field of an
+  interface, every implementation's definition of it (and the type that returns), as Apollo Router checks;
 - a fragment's type condition;
 - the object types a selection can run on: the root type, a fragment's type condition, and, for a field
-  selected on an interface or union outside a type-specific fragment, *every* possible type together with
-  that type's own definition of the field;
-- input types: an argument's or object field's type where a literal is given, a variable's type together
-  with every input field reachable from it (the value is unknown until the call), and input fields given.
+  selected on an interface or union outside a type-specific fragment, *every* possible type;
+- ``__typename``, ``__schema`` and ``__type`` touch nothing (the router answers them regardless), so an
+  operation selecting only those needs nothing, not even the root type's scopes;
+- input types, only when the schema opts in (``input_directives``; the router enforces none): an argument's or
+  object field's type where a literal is given, a variable's type together with every input field reachable
+  from it (the value is unknown until the call), and input fields given.
 
-Fragment spreads are expanded where they are spread, so a fragment on an interface spread inside an
-object's selection only counts that object. A fragment is expanded once per set of possible types it is spread
-on, for all the operations of a document (which also stops cycles).
+Fragment spreads are expanded where they are spread, so the object types a fragment on an interface can run on
+are narrowed to those of the selection it is spread in; its fields still need every implementation's
+definition, as the router asks. A fragment is expanded once per set of possible types it is spread on, for all
+the operations of a document (which also stops cycles).
 """
 
 from __future__ import annotations
@@ -139,8 +143,6 @@ class PlanEvaluator:
                 possible = narrow(context, possible)
             if isinstance(item, RelativeField):
                 for declaration in index.type_contributions(possible):
-                    collected.setdefault(declaration.coordinate, declaration)
-                for declaration in index.field_contributions(possible, item.parent, item.name):
                     collected.setdefault(declaration.coordinate, declaration)
             else:
                 expansion = self._expand(item.name, possible)

@@ -97,7 +97,47 @@ def read_declarations(
                 declaration = _declaration(f"{name}.{field_name}", [field.ast_node], names, cap)
                 if declaration is not None:
                     fields[name, field_name] = declaration
+    if names.subgraph:
+        _propagate_to_interfaces(schema, types, fields, cap)
     return ScopeDeclarations(types, fields)
+
+
+def _propagate_to_interfaces(
+    schema: GraphQLSchema,
+    types: dict[str, ScopeDeclaration],
+    fields: dict[tuple[str, str], ScopeDeclaration],
+    cap: int,
+) -> None:
+    """What federation 2 composition (``@apollo/composition`` 2.12 and later) does to a subgraph's interfaces:
+    an interface, and each of its fields, gets the AND of its implementations' requirements (and
+    ``@authenticated`` when one of them has it). The router enforces the composed supergraph, so a subgraph's
+    operations need what they would need there: ``{ node { __typename } }`` needs every implementation's."""
+    for interface in schema.type_map.values():
+        if not isinstance(interface, GraphQLInterfaceType) or interface.name.startswith("__"):
+            continue
+        implementations = [t.name for t in schema.get_possible_types(interface)]
+        coordinate = type_coordinate(interface)
+        declared = _merged(coordinate, types.get(interface.name), [types.get(name) for name in implementations], cap)
+        if declared is not None:
+            types[interface.name] = ScopeDeclaration(coordinate, *declared)
+        for field_name in interface.fields:
+            coordinate = f"{interface.name}.{field_name}"
+            own = fields.get((interface.name, field_name))
+            declared = _merged(coordinate, own, [fields.get((name, field_name)) for name in implementations], cap)
+            if declared is not None:
+                fields[interface.name, field_name] = ScopeDeclaration(coordinate, *declared)
+
+
+def _merged(
+    coordinate: str, own: ScopeDeclaration | None, others: list[ScopeDeclaration | None], cap: int
+) -> tuple[Requirement, bool] | None:
+    found = [d for d in (own, *others) if d is not None]
+    if not found or (own is not None and len(found) == 1):
+        return None
+    requirement = Requirement.combine_all(
+        (d.requirement for d in found), cap=cap, where=f"the requirements composition copies onto {coordinate}"
+    )
+    return requirement, any(d.authenticated for d in found)
 
 
 def _declaration(
@@ -122,16 +162,36 @@ def _declaration(
 def _read_scopes(coordinate: str, directive: DirectiveNode) -> Requirement:
     argument = next((a for a in directive.arguments or () if a.name.value == "scopes"), None)
     value = value_from_ast_untyped(argument.value) if argument is not None else None
-    if not (
-        isinstance(value, list)
-        and value
-        and all(isinstance(alternative, list) and all(isinstance(s, str) for s in alternative) for alternative in value)
-    ):
+    alternatives = _coerced_scopes(value)
+    if alternatives is None:
         raise GraphQLScopeError(
             f"@{directive.name.value} on {coordinate}{_at(directive)} needs scopes: [[String!]!]! "
-            "(a non-empty list of alternatives, each a list of scopes)"
+            "(a list of alternatives, each a list of scopes)"
         )
-    return Requirement.any_of(value, where=f"@{directive.name.value} on {coordinate}")
+    if not alternatives:
+        # The router authorizes an empty list of alternatives (it checks "any alternative matches" only when
+        # there is one): no scope.
+        return Requirement.none()
+    return Requirement.any_of(alternatives, where=f"@{directive.name.value} on {coordinate}")
+
+
+def _coerced_scopes(value: object) -> list[list[str]] | None:
+    """``scopes`` read with GraphQL's input coercion of ``[[Scope!]!]!`` (spec §3.11, list input coercion): a
+    value that is not a list stands for a list of one, at each level, so ``["a", "b"]`` is ``[["a"], ["b"]]``
+    (either scope), not ``[["a", "b"]]``. ``None`` for a value that does not coerce (a null, a non-string)."""
+    if value is None:
+        return None
+    alternatives: list[list[str]] = []
+    for alternative in value if isinstance(value, list) else [value]:
+        if alternative is None:
+            return None
+        scopes: list[str] = []
+        for scope in alternative if isinstance(alternative, list) else [alternative]:
+            if not isinstance(scope, str):
+                return None
+            scopes.append(scope)
+        alternatives.append(scopes)
+    return alternatives
 
 
 def _at(node: Node) -> str:

@@ -5,7 +5,11 @@ on ``schema`` or ``extend schema``: an imported element keeps its name or takes 
 ``{name: "@requiresScopes", as: "@scopes"}``; an element that is not imported is reachable as
 ``@federation__requiresScopes`` (or ``@<as>__requiresScopes`` when the link itself is renamed). A supergraph
 links the ``requiresScopes`` and ``authenticated`` specifications directly, whose main directive takes the
-specification's name. A schema with no federation link (federation 1 or a plain schema) uses the plain names.
+specification's name. Only a schema with no ``@link`` at all (federation 1 or a plain schema) uses the plain
+names: in a linked schema, a directive is ours only through a link to the federation specification or to the
+``requiresScopes``/``authenticated`` specifications (Apollo Router resolves them the same way, and enforces
+nothing it cannot resolve), so a ``@requiresScopes`` the links do not import is a start-up error, and an
+``@authenticated`` imported from some other specification is not ours.
 
 Subgraph SDL usually applies these directives without defining them, which graphql-core rejects; so
 :func:`prepare_document` supplies the missing definitions (and the scalars they reference) and turns type
@@ -133,10 +137,19 @@ class LinkedSpec:
 
 @dataclass(frozen=True, slots=True)
 class DirectiveNames:
-    """The local names that mean ``@requiresScopes`` and ``@authenticated`` in one schema document."""
+    """The local names that mean ``@requiresScopes`` and ``@authenticated`` in one schema document.
+
+    ``subgraph`` is true for a federation 2 subgraph (it links the federation specification): composition
+    will copy its implementations' requirements onto the interfaces they implement, and so does the analysis.
+    """
 
     requires_scopes: frozenset[str]
     authenticated: frozenset[str]
+    subgraph: bool = False
+
+
+# The elements with scope semantics, as applied in a schema that links nothing (plain and federation 1).
+_SCOPE_ELEMENTS = ("requiresScopes", "authenticated")
 
 
 def prepare_document(document: DocumentNode) -> tuple[DocumentNode, DirectiveNames]:
@@ -168,14 +181,25 @@ def prepare_document(document: DocumentNode) -> tuple[DocumentNode, DirectiveNam
             for element in _SCOPE_SPEC_TYPES[link.name]:
                 type_elements[element] = link.local_type(element)
 
+    if links:
+        # Only what the links resolve: a plain name that no link binds to our specifications is not ours.
+        linked = {local: element for local, element in directive_elements.items() if federation or local != element}
+        for link in links:
+            if link.name in _SCOPE_SPECS:
+                linked[link.local_directive(link.name)] = _SCOPE_SPECS[link.name]
+    else:
+        linked = directive_elements
     names = DirectiveNames(
-        requires_scopes=frozenset(n for n, e in directive_elements.items() if e == "requiresScopes"),
-        authenticated=frozenset(n for n, e in directive_elements.items() if e == "authenticated"),
+        requires_scopes=frozenset(n for n, e in linked.items() if e == "requiresScopes"),
+        authenticated=frozenset(n for n, e in linked.items() if e == "authenticated"),
+        subgraph=bool(federation),
     )
     definitions = list(document.definitions)
     defined_directives = {d.name.value for d in definitions if isinstance(d, DirectiveDefinitionNode)}
     defined_types = {d.name.value for d in definitions if isinstance(d, TypeDefinitionNode)}
     used = {d.name.value for d in _applied_directives(definitions)}
+    if links:
+        _refuse_unlinked(definitions, links, names)
 
     supplied: list[str] = []
     if links:
@@ -208,6 +232,44 @@ def prepare_document(document: DocumentNode) -> tuple[DocumentNode, DirectiveNam
     if definitions != list(document.definitions):
         document = DocumentNode(definitions=tuple(definitions), loc=document.loc)
     return document, names
+
+
+def _refuse_unlinked(definitions: list[DefinitionNode], links: list[LinkedSpec], names: DirectiveNames) -> None:
+    """Refuse a scope directive applied in a linked schema that no link resolves to our specifications.
+
+    Such a directive loads as an unknown one and would mean "no scope", while its author meant a requirement:
+    Apollo Router would not enforce it either. A name that another specification imports is that
+    specification's, not ours, and is left alone.
+    """
+    ours = names.requires_scopes | names.authenticated
+    foreign = {
+        local.removeprefix("@")
+        for link in links
+        if link.name != "federation" and link.name not in _SCOPE_SPECS
+        for local in link.imports.values()
+    }
+    federation = next((link for link in links if link.name == "federation"), None)
+    for directive in _applied_directives(definitions):
+        name = directive.name.value
+        element = name.rpartition("__")[2]
+        if element not in _SCOPE_ELEMENTS or name in ours or name in foreign:
+            continue
+        if federation is not None:
+            fix = (
+                f'import it: @{_link_name(links)}(url: "https://specs.apollo.dev/federation/{federation.version}", '
+                f'import: [..., "@{element}"])'
+            )
+        else:
+            fix = f'link its specification: @{_link_name(links)}(url: "https://specs.apollo.dev/{element}/v0.1")'
+        raise GraphQLScopeError(
+            f"@{name} is applied{_at(directive)} but no @link of this schema resolves it to the {element} "
+            f"directive, so it would require nothing (Apollo Router ignores it too); {fix}"
+        )
+
+
+def _link_name(links: list[LinkedSpec]) -> str:
+    link_spec = next((link for link in links if link.name == "link"), None)
+    return link_spec.local_directive("link") if link_spec is not None else "link"
 
 
 def _missing_scalar(name: str, defined_types: set[str]) -> list[str]:

@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from graphql import get_introspection_query
 
@@ -35,13 +35,18 @@ def load_schema(
     strict: bool = False,
     headers: Mapping[str, str] | None = None,
     timeout: float = 10.0,
+    input_directives: bool = False,
+    no_scope_directives: bool = False,
 ) -> ScopedSchema:
     """Load the schema at ``source`` (default: the ``FASTMCP_SCOPES_GRAPHQL_SCHEMA`` variable).
 
     ``source`` is an ``http://``/``https://`` URL (introspected with ``headers``), a ``.json`` file holding an
     introspection result, or an SDL file. Raises :class:`GraphQLScopeError` when the source is unset,
-    unreadable, unreachable or not a schema; see :meth:`ScopedSchema.from_sdl` for ``strict``.
+    unreadable, unreachable or not a schema; see :meth:`ScopedSchema.from_sdl` for ``strict`` and
+    ``no_scope_directives`` (without which an introspection result, which carries no directives, is refused),
+    and :class:`ScopedSchema` for ``input_directives``.
     """
+    options = _Options(strict=strict, input_directives=input_directives, no_scope_directives=no_scope_directives)
     source = _resolve_source(source)
     if isinstance(source, str) and source.startswith(("http://", "https://")):
         import httpx2  # Deferred: only URL sources need an HTTP client.
@@ -50,13 +55,13 @@ def load_schema(
             with httpx2.Client(timeout=timeout, headers=dict(headers or {})) as client:
                 sdl = _service_sdl(_post(client.post(source, json={"query": _SERVICE_SDL_QUERY}), source))
                 if sdl is not None:
-                    return ScopedSchema.from_sdl(sdl, strict=strict, source_name=source)
+                    return ScopedSchema.from_sdl(sdl, source_name=source, **options)
                 query = {"query": get_introspection_query(descriptions=True)}
                 result = _post(client.post(source, json=query), source)
         except httpx2.HTTPError as error:
             raise GraphQLScopeError(f"cannot introspect {source}: {error}") from None
-        return ScopedSchema.from_introspection(_data(result, source), strict=strict, source_name=source)
-    return _load_file(Path(source), strict=strict)
+        return ScopedSchema.from_introspection(_data(result, source), source_name=source, **options)
+    return _load_file(Path(source), options)
 
 
 async def load_schema_async(
@@ -65,8 +70,11 @@ async def load_schema_async(
     strict: bool = False,
     headers: Mapping[str, str] | None = None,
     timeout: float = 10.0,
+    input_directives: bool = False,
+    no_scope_directives: bool = False,
 ) -> ScopedSchema:
     """:func:`load_schema` for code already inside an event loop: URLs are fetched without blocking it."""
+    options = _Options(strict=strict, input_directives=input_directives, no_scope_directives=no_scope_directives)
     source = _resolve_source(source)
     if isinstance(source, str) and source.startswith(("http://", "https://")):
         import httpx2
@@ -76,13 +84,13 @@ async def load_schema_async(
                 response = await client.post(source, json={"query": _SERVICE_SDL_QUERY})
                 sdl = _service_sdl(_post(response, source))
                 if sdl is not None:
-                    return ScopedSchema.from_sdl(sdl, strict=strict, source_name=source)
+                    return ScopedSchema.from_sdl(sdl, source_name=source, **options)
                 query = {"query": get_introspection_query(descriptions=True)}
                 result = _post(await client.post(source, json=query), source)
         except httpx2.HTTPError as error:
             raise GraphQLScopeError(f"cannot introspect {source}: {error}") from None
-        return ScopedSchema.from_introspection(_data(result, source), strict=strict, source_name=source)
-    return _load_file(Path(source), strict=strict)
+        return ScopedSchema.from_introspection(_data(result, source), source_name=source, **options)
+    return _load_file(Path(source), options)
 
 
 def read_operation_files(*paths: str | Path) -> list[tuple[Path, str]]:
@@ -113,7 +121,15 @@ def _resolve_source(source: str | Path | None) -> str | Path:
     return source
 
 
-def _load_file(path: Path, *, strict: bool) -> ScopedSchema:
+class _Options(TypedDict):
+    """The keyword arguments of :meth:`ScopedSchema.from_sdl` that loading passes through."""
+
+    strict: bool
+    input_directives: bool
+    no_scope_directives: bool
+
+
+def _load_file(path: Path, options: _Options) -> ScopedSchema:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -126,8 +142,8 @@ def _load_file(path: Path, *, strict: bool) -> ScopedSchema:
             raise GraphQLScopeError(f"{path} is not valid JSON: {error}") from None
         if not isinstance(result, Mapping):
             raise GraphQLScopeError(f"{path} does not hold an introspection result object")
-        return ScopedSchema.from_introspection(result, strict=strict, source_name=str(path))
-    return ScopedSchema.from_sdl(text, strict=strict, source_name=str(path))
+        return ScopedSchema.from_introspection(result, source_name=str(path), **options)
+    return ScopedSchema.from_sdl(text, source_name=str(path), **options)
 
 
 def _post(response: Any, url: str) -> Any:

@@ -53,8 +53,9 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class RelativeField:
-    """A field selected in a fragment definition outside any sub-field: the possible types it runs on are those
-    where the fragment is spread, narrowed by ``possible`` (the fragment's own type conditions)."""
+    """A field selected in a fragment definition outside any sub-field: the possible types it runs on (whose
+    type-level declarations it touches) are those where the fragment is spread, narrowed by ``possible`` (the
+    fragment's own type conditions)."""
 
     possible: frozenset[str]
     parent: GraphQLNamedType
@@ -147,24 +148,34 @@ class RequiresScopesRule(ValidationRule):
         self._frames.pop()
 
     def enter_field(self, node: FieldNode, *_args: Any) -> None:
+        name = node.name.value
+        if name.startswith("__"):
+            # __typename, __schema and __type: the router answers them whatever the directives say, on any type
+            # (an abstract one with differently scoped implementations included), the root type's aside.
+            return
         possible, relative = self._frames[-1] if self._frames else (frozenset(), False)
         parent = self.context.get_parent_type()
         field_def = self.context.get_field_def()
         if parent is None or field_def is None:
             return  # Unknown field: validation rejects the document.
+        self._items.extend(self.index.field_contributions(parent, name))
+        # The type-level declarations of the object types this selection can run on. The router checks the
+        # implementations' only for fields selected directly on an interface-typed field; inside a fragment on an
+        # interface it lets an implementation's data through without its type's scopes, so this is stricter there.
         if relative:
-            self._items.append(RelativeField(possible, parent, node.name.value))
+            self._items.append(RelativeField(possible, parent, name))
         else:
             self._items.extend(self.index.type_contributions(possible))
-            self._items.extend(self.index.field_contributions(possible, parent, node.name.value))
         self._add_type(get_named_type(field_def.type))
 
     def enter_argument(self, node: ArgumentNode, *_args: Any) -> None:
         # A variable's type is accounted for at its definition, with everything reachable from it.
-        if not isinstance(node.value, VariableNode):
+        if self.index.input_directives and not isinstance(node.value, VariableNode):
             self._add_type(get_named_type(self.context.get_input_type()))
 
     def enter_object_field(self, node: ObjectFieldNode, *_args: Any) -> None:
+        if not self.index.input_directives:
+            return  # The router enforces no directive on input types (see ScopeIndex.input_directives).
         parent = get_named_type(self.context.get_parent_input_type())
         if parent is not None:
             declaration = self.index.declarations.fields.get((parent.name, node.name.value))
@@ -175,7 +186,7 @@ class RequiresScopesRule(ValidationRule):
 
     def enter_variable_definition(self, _node: VariableDefinitionNode, *_args: Any) -> VisitorAction:
         named_type = get_named_type(self.context.get_input_type())
-        if named_type is not None:
+        if named_type is not None and self.index.input_directives:
             self._items.extend(self.index.input_closure(named_type))
         return SKIP  # The default value is a literal of the same type: already covered.
 

@@ -57,7 +57,7 @@ _MAX_LISTED_PROBLEMS = 50
 
 
 class GraphQLSchemaWarning(UserWarning):
-    """A schema was loaded despite problems (listed in the message), or loaded without directive information."""
+    """A schema was loaded despite strict validation problems (listed in the message)."""
 
 
 class ScopedSchema:
@@ -67,6 +67,9 @@ class ScopedSchema:
     Then :meth:`analyze`, :meth:`requirement` and :meth:`operations` derive requirements of operations.
 
     ``problems`` lists what strict validation found in the schema (empty for a clean schema).
+    ``input_directives``: count scope directives on argument and input types (scalars, enums, input objects
+    and their fields) too; Apollo Router does not enforce them, so by default they do not count
+    (``FASTMCP_SCOPES_GRAPHQL_INPUT_DIRECTIVES``).
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class ScopedSchema:
         problems: Sequence[str] = (),
         max_tokens: int = DEFAULT_MAX_TOKENS,
         max_errors: int = DEFAULT_MAX_ERRORS,
+        input_directives: bool = False,
     ) -> None:
         if max_tokens < 1 or max_errors < 1:
             raise ValueError("max_tokens and max_errors must be positive")
@@ -85,8 +89,9 @@ class ScopedSchema:
         self.problems = tuple(problems)
         self.max_tokens = max_tokens
         self.max_errors = max_errors
+        self.input_directives = input_directives
         self.declarations: ScopeDeclarations = read_declarations(schema, names)
-        self._index = ScopeIndex(schema, self.declarations)
+        self._index = ScopeIndex(schema, self.declarations, input_directives=input_directives)
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -99,14 +104,19 @@ class ScopedSchema:
         source_name: str = "schema",
         max_tokens: int = DEFAULT_MAX_TOKENS,
         max_errors: int = DEFAULT_MAX_ERRORS,
+        input_directives: bool = False,
+        no_scope_directives: bool = False,
     ) -> ScopedSchema:
         """Build from SDL: a plain schema, a federation 1 or 2 subgraph, or a supergraph.
 
         Missing federation definitions are supplied (see :mod:`fastmcp_scopes.graphql.federation`).
         Problems found by graphql-core's SDL and schema validation are listed in a
         :class:`GraphQLSchemaWarning`, or raised as :class:`GraphQLScopeError` when ``strict``.
-        Syntax errors and schemas that cannot be built at all always raise :class:`GraphQLScopeError`.
-        ``max_tokens`` and ``max_errors`` bound the work spent on each operation document.
+        Syntax errors, schemas that cannot be built at all, and scope directives that cannot be resolved (a
+        linked schema applying ``@requiresScopes`` that its ``@link`` does not import) always raise
+        :class:`GraphQLScopeError`; so does a schema declared to have none (``no_scope_directives``) that has some.
+        ``max_tokens`` and ``max_errors`` bound the work spent on each operation document; see the class for
+        ``input_directives``.
         """
         with _cycle_collection_paused():  # A schema of thousands of types is a burst of allocations.
             try:
@@ -143,7 +153,22 @@ class ScopedSchema:
                     kwargs = schema.to_kwargs()
                     kwargs["assume_valid"] = True
                     schema = GraphQLSchema(**kwargs)
-            return cls(schema, names, problems=problems, max_tokens=max_tokens, max_errors=max_errors)
+            scoped = cls(
+                schema,
+                names,
+                problems=problems,
+                max_tokens=max_tokens,
+                max_errors=max_errors,
+                input_directives=input_directives,
+            )
+            if no_scope_directives and not scoped.declarations.is_empty:
+                declared = sorted({*scoped.declarations.types, *(f"{t}.{f}" for t, f in scoped.declarations.fields)})
+                raise GraphQLScopeError(
+                    f"the schema {source_name} is declared to have no scope directives (no_scope_directives, "
+                    f"FASTMCP_SCOPES_GRAPHQL_NO_SCOPE_DIRECTIVES) but declares scopes on {', '.join(declared[:5])}"
+                    + (f" and {len(declared) - 5} more" if len(declared) > 5 else "")
+                )
+            return scoped
 
     @classmethod
     def from_introspection(
@@ -154,12 +179,15 @@ class ScopedSchema:
         source_name: str = "introspection",
         max_tokens: int = DEFAULT_MAX_TOKENS,
         max_errors: int = DEFAULT_MAX_ERRORS,
+        input_directives: bool = False,
+        no_scope_directives: bool = False,
     ) -> ScopedSchema:
         """Build from an introspection result (``{"data": {"__schema": ...}}`` or ``{"__schema": ...}``).
 
-        A federation subgraph's ``{"_service": {"sdl": ...}}`` answer is read as SDL instead, because standard
-        introspection carries no applied directives: from it no ``@requiresScopes`` can be derived. That case
-        warns (:class:`GraphQLSchemaWarning`), or raises :class:`GraphQLScopeError` when ``strict``.
+        A federation subgraph's ``{"_service": {"sdl": ...}}`` answer is read as SDL instead. Standard
+        introspection carries no applied directives, so from it every operation would derive "no scope": such a
+        result raises :class:`GraphQLScopeError` unless ``no_scope_directives`` declares that the schema has no
+        scope directives (``FASTMCP_SCOPES_GRAPHQL_NO_SCOPE_DIRECTIVES=true``), which is then taken at its word.
         """
         data = result.get("data", result)
         if not isinstance(data, Mapping):
@@ -167,22 +195,30 @@ class ScopedSchema:
         service = data.get("_service")
         if isinstance(service, Mapping) and isinstance(service.get("sdl"), str):
             return cls.from_sdl(
-                service["sdl"], strict=strict, source_name=source_name, max_tokens=max_tokens, max_errors=max_errors
+                service["sdl"],
+                strict=strict,
+                source_name=source_name,
+                max_tokens=max_tokens,
+                max_errors=max_errors,
+                input_directives=input_directives,
+                no_scope_directives=no_scope_directives,
             )
         if not isinstance(data.get("__schema"), Mapping):
             raise GraphQLScopeError(f"{source_name} is not an introspection result: no '__schema' object")
-        message = (
-            f"{source_name} is an introspection result, which carries no applied directives: no @requiresScopes "
-            "or @authenticated can be derived from it; load the SDL (or a subgraph's _service.sdl) instead"
-        )
-        if strict:
-            raise GraphQLScopeError(message)
+        if not no_scope_directives:
+            raise GraphQLScopeError(
+                f"{source_name} is an introspection result, which carries no applied directives: every operation "
+                "would need no scope, whatever @requiresScopes the schema declares. Load the SDL (or a federation "
+                "subgraph's _service.sdl, or the supergraph) instead; or, if the schema really has no scope "
+                "directives, say so with FASTMCP_SCOPES_GRAPHQL_NO_SCOPE_DIRECTIVES=true (no_scope_directives=True)"
+            )
         try:
             schema = build_client_schema(data)  # type: ignore[arg-type]
         except (GraphQLError, TypeError) as error:
             raise GraphQLScopeError(f"cannot build a schema from {source_name}: {error}") from None
-        warnings.warn(message, GraphQLSchemaWarning, stacklevel=2)
-        return cls(schema, _PLAIN_NAMES, max_tokens=max_tokens, max_errors=max_errors)
+        return cls(
+            schema, _PLAIN_NAMES, max_tokens=max_tokens, max_errors=max_errors, input_directives=input_directives
+        )
 
     # -- operations -------------------------------------------------------------------------------
 

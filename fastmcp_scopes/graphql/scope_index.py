@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from graphql import (
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
@@ -26,22 +27,22 @@ __all__ = [
 
 class ScopeIndex:
     """Per-schema lookups the rule needs, cached across operations: possible runtime types of a composite
-    type, and the declarations touched by selecting a field on a set of possible types."""
+    type, and the declarations touched by selecting a field.
 
-    def __init__(self, schema: GraphQLSchema, declarations: ScopeDeclarations) -> None:
+    ``input_directives``: whether declarations on argument and input types (scalars, enums, input objects and
+    their fields) count. Apollo Router does not enforce them, so by default they do not.
+    """
+
+    def __init__(
+        self, schema: GraphQLSchema, declarations: ScopeDeclarations, *, input_directives: bool = False
+    ) -> None:
         self.schema = schema
         self.declarations = declarations
+        self.input_directives = input_directives
         self._possible: dict[str, frozenset[str]] = {}
         self._type_contributions: dict[frozenset[str], tuple[ScopeDeclaration, ...]] = {}
-        self._field_contributions: dict[tuple[frozenset[str], str, str], tuple[ScopeDeclaration, ...]] = {}
+        self._field_contributions: dict[tuple[str, str], tuple[ScopeDeclaration, ...]] = {}
         self._input_closure: dict[str, tuple[ScopeDeclaration, ...]] = {}
-        # Field name -> object types declaring something on a field of that name: lets a field selected
-        # on an interface with hundreds of implementations look only at the few that matter.
-        self._declared_field_owners: dict[str, frozenset[str]] = {}
-        owners: dict[str, set[str]] = {}
-        for type_name, field_name in declarations.fields:
-            owners.setdefault(field_name, set()).add(type_name)
-        self._declared_field_owners = {name: frozenset(types) for name, types in owners.items()}
         self._declared_types = frozenset(declarations.types)
 
     def possible(self, named_type: GraphQLNamedType | None) -> frozenset[str]:
@@ -69,21 +70,36 @@ class ScopeIndex:
             self._type_contributions[possible] = cached
         return cached
 
-    def field_contributions(
-        self, possible: frozenset[str], parent: GraphQLNamedType, field_name: str
-    ) -> tuple[ScopeDeclaration, ...]:
-        """Declarations on ``field_name`` as defined by ``parent`` and by every object type in ``possible``."""
-        key = (possible, parent.name, field_name)
+    def field_contributions(self, parent: GraphQLNamedType, field_name: str) -> tuple[ScopeDeclaration, ...]:
+        """Declarations on ``field_name`` as ``parent`` defines it and, when ``parent`` is an interface, as each of
+        its implementations defines it, with the type each of those returns.
+
+        Every implementation counts, wherever the selection sits: Apollo Router checks a field selected on an
+        interface against all its implementations, even inside a fragment spread where only one can occur.
+        """
+        key = (parent.name, field_name)
         cached = self._field_contributions.get(key)
         if cached is None:
             fields = self.declarations.fields
-            found: list[ScopeDeclaration] = []
-            own = fields.get((parent.name, field_name))
+            found: dict[str, ScopeDeclaration] = {}
+            own = fields.get(key)
             if own is not None:
-                found.append(own)
-            owners = self._declared_field_owners.get(field_name, frozenset())
-            found.extend(fields[name, field_name] for name in sorted(possible & owners) if name != parent.name)
-            cached = tuple(found)
+                found[own.coordinate] = own
+            if isinstance(parent, GraphQLInterfaceType):
+                implementations = self.schema.get_implementations(parent)
+                implementers: list[GraphQLObjectType | GraphQLInterfaceType] = [
+                    *implementations.objects,
+                    *implementations.interfaces,
+                ]
+                for implementation in implementers:
+                    declaration = fields.get((implementation.name, field_name))
+                    if declaration is not None:
+                        found.setdefault(declaration.coordinate, declaration)
+                    field = implementation.fields.get(field_name)
+                    returned = self.declarations.types.get(get_named_type(field.type).name) if field else None
+                    if returned is not None:
+                        found.setdefault(returned.coordinate, returned)
+            cached = tuple(found.values())
             self._field_contributions[key] = cached
         return cached
 

@@ -81,19 +81,23 @@ class _ReferenceRule(Visitor):
         self._possible.pop()
 
     def enter_field(self, node: FieldNode, *_args: Any) -> None:
+        if node.name.value.startswith("__"):
+            return
         possible = self._possible[-1]
         parent = self.type_info.get_parent_type()
         field_def = self.type_info.get_field_def()
         assert parent is not None and field_def is not None
+        self._add(self.index.field_contributions(parent, node.name.value))
         self._add(self.index.type_contributions(possible))
-        self._add(self.index.field_contributions(possible, parent, node.name.value))
         self._add_type(get_named_type(field_def.type))
 
     def enter_argument(self, node: ArgumentNode, *_args: Any) -> None:
-        if not isinstance(node.value, VariableNode):
+        if self.index.input_directives and not isinstance(node.value, VariableNode):
             self._add_type(get_named_type(self.type_info.get_input_type()))
 
     def enter_object_field(self, node: ObjectFieldNode, *_args: Any) -> None:
+        if not self.index.input_directives:
+            return
         parent = get_named_type(self.type_info.get_parent_input_type())
         if parent is not None and (parent.name, node.name.value) in self.index.declarations.fields:
             self._add([self.index.declarations.fields[parent.name, node.name.value]])
@@ -102,7 +106,7 @@ class _ReferenceRule(Visitor):
 
     def enter_variable_definition(self, _node: VariableDefinitionNode, *_args: Any) -> VisitorAction:
         named_type = get_named_type(self.type_info.get_input_type())
-        if named_type is not None:
+        if named_type is not None and self.index.input_directives:
             self._add(self.index.input_closure(named_type))
         return SKIP
 
@@ -116,7 +120,7 @@ class _ReferenceRule(Visitor):
 
 def reference(schema: ScopedSchema, document: DocumentNode) -> list[tuple[Any, ...]]:
     """Name, requirement (as a set), @authenticated, declarations in order reached, fragments used."""
-    index = ScopeIndex(schema.schema, schema.declarations)
+    index = ScopeIndex(schema.schema, schema.declarations, input_directives=schema.input_directives)
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     found = []
     for operation in document.definitions:

@@ -40,17 +40,43 @@ def test_supplied_definitions_use_the_linked_type_names() -> None:
     assert schema.schema.get_type("federation__FieldSet") is not None
 
 
-def test_renamed_import_hides_the_original_name() -> None:
-    sdl = """
-    extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: [{name: "@requiresScopes", as: "@s"}])
-    type Query { a: String @requiresScopes(scopes: [["x"]]) }
-    """
-    with pytest.raises(GraphQLScopeError, match="Unknown directive '@requiresScopes'"):
+@pytest.mark.parametrize(
+    ("link", "applied", "fix"),
+    [
+        # Issue 11: a federation 2 subgraph applying @requiresScopes without importing it.
+        ('@link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])', "@requiresScopes", "import it"),
+        ('@link(url: "https://specs.apollo.dev/federation/v2.5")', "@authenticated", "import it"),
+        # Imported under another name: the original name is not the scope directive any more.
+        (
+            '@link(url: "https://specs.apollo.dev/federation/v2.5", import: [{name: "@requiresScopes", as: "@s"}])',
+            "@requiresScopes",
+            "import it",
+        ),
+        # A supergraph that does not link the requiresScopes specification: the router resolves no directive.
+        ('@link(url: "https://specs.apollo.dev/link/v1.0")', "@requiresScopes", "link its specification"),
+    ],
+)
+def test_scope_directive_the_links_do_not_resolve_is_a_start_up_error(link: str, applied: str, fix: str) -> None:
+    arguments = '(scopes: [["x"]])' if applied == "@requiresScopes" else ""
+    sdl = f"extend schema {link}\ntype Query {{ a: String {applied}{arguments} }}"
+    message = rf"{applied} is applied at schema:2:\d+ but no @link of this schema resolves it.*{fix}"
+    # Strict or not: a requirement its author wrote must not silently become "no scope".
+    with pytest.raises(GraphQLScopeError, match=message):
+        ScopedSchema.from_sdl(sdl)
+    with pytest.raises(GraphQLScopeError, match=message):
         ScopedSchema.from_sdl(sdl, strict=True)
-    with pytest.warns(GraphQLSchemaWarning, match="Unknown directive '@requiresScopes'"):
-        lenient = ScopedSchema.from_sdl(sdl)
-    # Not the scope directive under this link: it must not be read as one.
-    assert lenient.requirement("{ a }").is_empty
+
+
+def test_directive_of_the_same_name_from_another_specification_is_not_ours() -> None:
+    sdl = """
+    extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+      @link(url: "https://example.com/auth/v1.0", import: ["@authenticated"])
+    directive @authenticated on FIELD_DEFINITION
+    type Query { a: String @authenticated }
+    """
+    schema = ScopedSchema.from_sdl(sdl, strict=True)
+    assert schema.names.authenticated == {"federation__authenticated"}
+    assert not schema.analyze("{ a }").requires_token
 
 
 def test_renamed_federation_link_prefix() -> None:
@@ -108,11 +134,28 @@ def test_directive_on_type_and_extension_warns_and_applies_both() -> None:
 # -- bad declarations -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scopes", ['["a"]', "[]", '[["a", 1]]', '"a"'])
+@pytest.mark.parametrize("scopes", ['[["a", 1]]', "null", "[null]", '[["a", null]]', "1"])
 def test_malformed_scopes_argument(scopes: str) -> None:
     sdl = f"type Query {{ a: String @requiresScopes(scopes: {scopes}) }}"
     with pytest.raises(GraphQLScopeError, match=r"@requiresScopes on Query.a \(schema:1:24\) needs scopes"):
         ScopedSchema.from_sdl(sdl)
+
+
+@pytest.mark.parametrize(
+    ("scopes", "expected"),
+    [
+        # GraphQL input coercion (spec 3.11): a value that is not a list is a list of one, at each level.
+        ('["a", "b"]', [["a"], ["b"]]),
+        ('"a"', [["a"]]),
+        ('[["a", "b"], "c"]', [["a", "b"], ["c"]]),
+        # An empty list of alternatives: the router authorizes it (no alternative to fail), so no scope.
+        ("[]", [[]]),
+        ("[[]]", [[]]),
+    ],
+)
+def test_scopes_argument_is_read_with_input_coercion(scopes: str, expected: list[list[str]]) -> None:
+    schema = ScopedSchema.from_sdl(f"type Query {{ a: String @requiresScopes(scopes: {scopes}) }}")
+    assert_requirement(schema, "{ a }", expected)
 
 
 def test_scope_outside_rfc_6749_is_refused() -> None:
@@ -165,13 +208,23 @@ def test_github_schema_fails_in_strict_mode() -> None:
 PLAIN_SDL = 'type Query { a: String @requiresScopes(scopes: [["x"]]) }'
 
 
-def test_introspection_result_loads_with_a_warning_and_strict_refuses_it() -> None:
+def test_introspection_result_is_refused_unless_declared_free_of_scope_directives(tmp_path: Path) -> None:
     result = {"data": introspection_from_schema(build_schema("type Query { a: String }"))}
-    with pytest.warns(GraphQLSchemaWarning, match="carries no applied directives"):
-        schema = ScopedSchema.from_introspection(result)
-    assert schema.requirement("{ a }").is_empty
+    # Issue 11: it carries no directive applications, so everything would derive "no scope".
+    for strict in (False, True):
+        with pytest.raises(GraphQLScopeError, match=r"carries no applied directives.*NO_SCOPE_DIRECTIVES=true"):
+            ScopedSchema.from_introspection(result, strict=strict)
+    path = tmp_path / "introspection.json"
+    path.write_text(json.dumps(result))
     with pytest.raises(GraphQLScopeError, match="carries no applied directives"):
-        ScopedSchema.from_introspection(result, strict=True)
+        load_schema(path)
+    declared = load_schema(path, no_scope_directives=True)  # No warning either: the user said so.
+    assert declared.requirement("{ a }").is_empty
+
+
+def test_declared_free_of_scope_directives_but_has_some() -> None:
+    with pytest.raises(GraphQLScopeError, match=r"declared to have no scope directives.*Query\.a"):
+        ScopedSchema.from_sdl(PLAIN_SDL, no_scope_directives=True)
 
 
 def test_service_sdl_answer_is_read_as_sdl() -> None:
