@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+import jwt
+
+from fastmcp_scopes.testing import DevAuthorizationServer
+
 
 def _major(distribution: str) -> int | None:
     try:
@@ -45,6 +49,9 @@ class ServerKind:
     """``(app name, tool name)`` -> the hashed name the lineage's dispatcher also accepts."""
     serves_listen: bool = False
     """Whether the server answers ``subscriptions/listen`` (2026-07-28) out of the box."""
+    with_own_auth: Callable[[DevAuthorizationServer, str], Any] | None = None
+    """``(authorization server, base URL)`` -> a server that verifies tokens itself, checks they were issued
+    for ``<base>/mcp`` and requires the scope ``needed`` of every caller, as this lineage's users configure it."""
 
 
 # -- mcp 2.x MCPServer -----------------------------------------------------------------------------
@@ -66,6 +73,62 @@ def _sdk_http_app(server: Any, json_response: bool, stateless_http: bool) -> Any
 
 def _decorator_completion(server: Any, handler: Callable[..., Any]) -> None:
     server.completion()(handler)
+
+
+class DevTokenVerifier:
+    """A user's own ``TokenVerifier`` for the development server's JWTs: it checks signature, issuer and
+    expiry, and leaves the audience to the SDK by reporting it as the token's RFC 8707 resource."""
+
+    def __init__(self, auth: DevAuthorizationServer, url: str) -> None:
+        self.key = auth.signing_key.public_pem()
+        self.issuer = auth.issuer
+        self.url = url
+
+    async def verify_token(self, token: str) -> Any:
+        from mcp.server.auth.provider import AccessToken
+
+        try:
+            claims = jwt.decode(
+                token, self.key, algorithms=["RS256"], issuer=self.issuer, options={"verify_aud": False}
+            )
+        except jwt.PyJWTError:
+            return None
+        audience = claims.get("aud")
+        resource = audience if isinstance(audience, str) else (self.url if self.url in audience else audience[0])
+        return AccessToken(
+            token=token,
+            client_id=claims["client_id"],
+            scopes=claims["scope"].split(),
+            expires_at=claims["exp"],
+            resource=resource,
+            subject=claims.get("sub"),
+            claims=claims,
+        )
+
+
+def _mcpserver_with_auth(auth: DevAuthorizationServer, base: str) -> Any:
+    from mcp.server.auth.settings import AuthSettings
+    from mcp.server.mcpserver import MCPServer
+
+    url = f"{base}/mcp"
+    settings = AuthSettings(
+        issuer_url=auth.issuer, resource_server_url=url, validate_token_resource=True, required_scopes=["needed"]
+    )
+    return MCPServer("own-auth", token_verifier=DevTokenVerifier(auth, url), auth=settings)
+
+
+def _fastmcp_with_auth(auth: DevAuthorizationServer, base: str) -> Any:
+    from fastmcp import FastMCP
+    from fastmcp.server.auth.providers.jwt import JWTVerifier
+
+    verifier = JWTVerifier(
+        jwks_uri=auth.jwks_uri,
+        issuer=auth.issuer,
+        audience=f"{base}/mcp",
+        base_url=base,
+        required_scopes=["needed"],
+    )
+    return FastMCP("own-auth", auth=verifier)
 
 
 # -- mcp 1.x FastMCP -------------------------------------------------------------------------------
@@ -132,6 +195,7 @@ CANDIDATES = [
         add_completion=_decorator_completion,
         catch_all_template="files://{+path}",
         serves_listen=True,
+        with_own_auth=_mcpserver_with_auth,
     ),
     ServerKind(
         name="sdk1",
@@ -149,6 +213,7 @@ CANDIDATES = [
         add_completion=_decorator_completion,
         catch_all_template="files://{path*}",
         mount=_fastmcp_mount,
+        with_own_auth=_fastmcp_with_auth,
     ),
     ServerKind(
         name="fastmcp4",
@@ -161,6 +226,7 @@ CANDIDATES = [
         app_provider=_fastmcp_app,
         add_provider=_fastmcp_add_provider,
         hashed_name=_fastmcp_hashed_name,
+        with_own_auth=_fastmcp_with_auth,
     ),
 ]
 

@@ -1,0 +1,99 @@
+"""Issue 8, item 8: installing the guard never weakens the server's own authentication. A server that
+verifies tokens itself, checks they were issued for it, and requires scopes of every caller keeps doing
+all of that after ``install()``: a token for another resource gets 401 ``invalid_token``, one without a
+required scope 403 naming it. Each row is also run on the same server unguarded, which shows the answer
+is the server's own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import pytest
+
+from fastmcp_scopes import ScopeGuard, parse_www_authenticate
+from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer
+
+from .conftest import Guarded, ServerKind, fails_today
+
+OTHER_RESOURCE = "https://elsewhere.example/mcp"
+
+
+@pytest.fixture(params=[False, True], ids=["unguarded", "guarded"])
+def with_guard(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture
+async def deployment(
+    server_kind: ServerKind, dev_auth: DevAuthorizationServer, with_guard: bool
+) -> AsyncIterator[Guarded]:
+    build = server_kind.with_own_auth
+    if build is None:
+        pytest.skip(f"no server with its own authentication written for {server_kind.name} yet")
+    ran: list[str] = []
+
+    def factory(base: str) -> Any:
+        server = build(dev_auth, base)
+
+        @server.tool()
+        def ping() -> str:
+            ran.append("ping")
+            return "pong"
+
+        if with_guard:
+            ScopeGuard(authorization_servers=[dev_auth.issuer]).install(server)
+        return server_kind.http_app(server, True, True)
+
+    async with LoopbackServer(app_factory=factory, lifespan="on") as base, httpx2.AsyncClient(timeout=30) as http:
+        yield Guarded(server_kind, None, "http", dev_auth, f"{base}/mcp", http, base, ran)
+
+
+PING = {"name": "ping", "arguments": {}}
+
+
+@pytest.mark.parametrize("scopes", [["needed"], []], ids=["with-the-required-scope", "without-it"])
+async def test_a_token_for_another_resource_is_invalid(
+    deployment: Guarded, request: pytest.FixtureRequest, with_guard: bool, scopes: list[str]
+) -> None:
+    if deployment.kind.name == "mcpserver" and with_guard:
+        fails_today(request, "issue 8 item 8: after install() the server's resource validation is gone")
+
+    answer = await deployment.post(
+        deployment.auth.issue_token(scopes=scopes, audience=OTHER_RESOURCE), "tools/call", PING
+    )
+
+    assert answer.status == 401, answer.whole()
+    assert answer.challenge is not None
+    assert parse_www_authenticate(answer.challenge)["error"] == "invalid_token"
+    assert deployment.ran == []
+
+
+async def test_a_token_without_the_required_scope_is_refused_naming_it(
+    deployment: Guarded, request: pytest.FixtureRequest, with_guard: bool
+) -> None:
+    if with_guard and deployment.kind.name == "mcpserver":
+        fails_today(request, "issue 8 item 8: after install() the server's required_scopes are not required")
+    if with_guard and deployment.kind.name.startswith("fastmcp"):
+        fails_today(request, "issue 8 item 8: the server's required_scopes answer 401 invalid_token, not 403")
+
+    answer = await deployment.post(deployment.token(["other"]), "tools/call", PING)
+
+    assert deployment.ran == []
+    if not with_guard:  # the server's own answer: refused (the SDK's 403 names no scope, fastmcp's is a 401)
+        assert answer.status in (401, 403), answer.whole()
+        return
+    # Guarded, the server's required scopes join the connect layer: RFC 6750 §3.1's 403, naming them.
+    assert answer.status == 403, answer.whole()
+    assert answer.challenge is not None
+    challenge = parse_www_authenticate(answer.challenge)
+    assert challenge["error"] == "insufficient_scope"
+    assert "needed" in challenge["scope"].split()
+
+
+async def test_a_token_for_this_server_with_the_required_scope_is_served(deployment: Guarded) -> None:
+    answer = await deployment.post(deployment.token(["needed"]), "tools/call", PING)
+
+    assert answer.status == 200, answer.whole()
+    assert deployment.ran == ["ping"]
