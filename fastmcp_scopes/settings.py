@@ -29,7 +29,16 @@ from fastmcp_scopes.challenge import validate_scope_token
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
 
-__all__ = ["ENV_PREFIX", "KINDS", "Kind", "ScopesSettings", "load_settings"]
+__all__ = [
+    "ENV_PREFIX",
+    "HTTP_SETTINGS_HELP",
+    "KINDS",
+    "Kind",
+    "ScopesSettings",
+    "load_settings",
+    "missing_http_settings",
+    "missing_http_settings_error",
+]
 
 ENV_PREFIX = "FASTMCP_SCOPES_"
 
@@ -265,6 +274,17 @@ class ScopesSettings(BaseSettings):
     """SDL file, introspection JSON file, or URL to introspect at start-up."""
     graphql_strict: bool = False
     """Fail on a schema that does not pass strict SDL validation instead of warning."""
+    graphql_no_scope_directives: bool = False
+    """Declare that the GraphQL schema has no ``@requiresScopes``/``@authenticated``: lets an introspection result
+    (which cannot carry them) load, and refuses a schema that has some."""
+    graphql_input_directives: bool = False
+    """Count scope directives on argument and input types too (Apollo Router does not enforce them)."""
+    graphql_max_query_bytes: int = Field(default=16_384, ge=1)
+    """Largest ``execute_graphql`` query analysed (UTF-8 bytes); larger ones are refused before parsing."""
+    graphql_max_query_tokens: int = Field(default=2_000, ge=1)
+    """Most parser tokens in an ``execute_graphql`` query; past it parsing stops and the call is refused."""
+    graphql_max_query_depth: int = Field(default=12, ge=1)
+    """Deepest field nesting in an ``execute_graphql`` query (fragments expanded); deeper ones are refused."""
 
     @field_validator(
         "audience", "authorization_servers", "algorithms", "wildcard_scopes", "connect_scopes", mode="before"
@@ -379,6 +399,57 @@ class ScopesSettings(BaseSettings):
         if not isinstance(value, dict):
             raise ValueError('expected a JSON object {"scope": ["implied", ...]}')
         return {validate_scope_token(k): _scope_list(v) for k, v in value.items()}
+
+
+HTTP_SETTINGS_HELP = 'see "Serving over HTTP" in the README'
+"""Where the settings :func:`missing_http_settings` reports are explained."""
+
+_HTTP_SETTINGS: dict[str, str] = {
+    "issuer": "the exact `iss` your authorization server puts in its access tokens (its issuer URL)",
+    "jwks_uri": "where that server publishes its signing keys (`jwks_uri` in its metadata)",
+    "resource_url": "this server's canonical URL, such as https://mcp.example.com/mcp: the audience its tokens "
+    "must carry and the `resource` of its metadata",
+}
+
+
+def missing_http_settings(settings: ScopesSettings, *, resource_url_known: bool, verifier_known: bool) -> list[str]:
+    """The ``FASTMCP_SCOPES_*`` variables that serving over HTTP needs and ``settings`` lacks, all of
+    them, in a fixed order (``ISSUER``, ``JWKS_URI``, ``RESOURCE_URL``); empty when nothing is missing.
+
+    Pure: reads ``settings`` only. ``resource_url_known``: the server supplies its canonical URL itself
+    (the SDK's ``AuthSettings.resource_server_url``, a fastmcp provider's ``base_url``), so
+    ``RESOURCE_URL`` is not needed. ``verifier_known``: the server verifies tokens itself (a
+    ``token_verifier``, a fastmcp ``auth`` provider), so ``ISSUER`` and ``JWKS_URI`` are not needed.
+    ``AUDIENCE`` is never missing: it defaults to the resource URL. Turn a non-empty result into the
+    error with :func:`missing_http_settings_error`.
+    """
+    missing = []
+    if not verifier_known:
+        if not settings.issuer:
+            missing.append(f"{ENV_PREFIX}ISSUER")
+        if not settings.jwks_uri:
+            missing.append(f"{ENV_PREFIX}JWKS_URI")
+    if not resource_url_known and not settings.resource_url:
+        missing.append(f"{ENV_PREFIX}RESOURCE_URL")
+    return missing
+
+
+def missing_http_settings_error(missing: list[str], *, alternatives: str | None = None) -> ConfigurationError:
+    """One :class:`ConfigurationError` naming every variable in ``missing`` (from
+    :func:`missing_http_settings`), its keyword argument and what it is for, and pointing at the README.
+
+    ``alternatives``: what the server could supply instead, appended as given (for instance ``"pass
+    token_verifier= instead of ISSUER and JWKS_URI"``).
+    """
+    lines = [
+        f"serving over HTTP needs {len(missing)} more setting{'s' if len(missing) != 1 else ''} ({HTTP_SETTINGS_HELP}):"
+    ]
+    for variable in missing:
+        keyword = variable.removeprefix(ENV_PREFIX).lower()
+        lines.append(f"  {variable} (or {keyword}=): {_HTTP_SETTINGS.get(keyword, 'see the README')}")
+    if alternatives:
+        lines.append(f"or {alternatives}")
+    return ConfigurationError("\n".join(lines))
 
 
 def load_settings(**overrides: Any) -> ScopesSettings:

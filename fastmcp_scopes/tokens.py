@@ -27,7 +27,7 @@ from fastmcp_scopes._json import loads_unique_names
 from fastmcp_scopes.challenge import validate_scope_token
 from fastmcp_scopes.errors import ConfigurationError, InvalidScopeError, InvalidTokenError
 from fastmcp_scopes.jwks import SUPPORTED_ALGORITHMS, JWKSCache, PublicKey, fits
-from fastmcp_scopes.settings import ScopesSettings
+from fastmcp_scopes.settings import ScopesSettings, missing_http_settings, missing_http_settings_error
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
@@ -57,8 +57,19 @@ WRONG_ISSUER: Final = "The access token was issued by an untrusted issuer"
 WRONG_AUDIENCE: Final = "The access token was not issued for this resource"
 WRONG_TYPE: Final = "The access token has the wrong type"
 BAD_CLAIMS: Final = "The access token has invalid claims"
+NO_IDENTITY: Final = "The access token does not identify its subject and client (sub, client_id)"
 DESCRIPTIONS: Final[frozenset[str]] = frozenset(
-    {MALFORMED, UNVERIFIABLE, EXPIRED, NOT_YET_VALID, WRONG_ISSUER, WRONG_AUDIENCE, WRONG_TYPE, BAD_CLAIMS}
+    {
+        MALFORMED,
+        UNVERIFIABLE,
+        EXPIRED,
+        NOT_YET_VALID,
+        WRONG_ISSUER,
+        WRONG_AUDIENCE,
+        WRONG_TYPE,
+        BAD_CLAIMS,
+        NO_IDENTITY,
+    }
 )
 """Every ``description`` :meth:`JWTVerifier.verify` can raise with."""
 
@@ -149,8 +160,11 @@ class JWTVerifier:
     4. ``iss`` equal to ``issuer`` (exact string), ``aud`` containing one of ``audience``
        (default: ``resource_url``), ``exp`` (required), ``nbf`` and ``iat`` (not in the future)
        with ``leeway`` seconds of skew;
-    5. ``sub`` and client id strings, scopes from the first of ``scope_claims`` present: a
-       space-delimited string or an array of strings, every entry an RFC 6749 §3.3 scope-token.
+    5. ``sub`` and client id strings, both present and non-empty unless ``require_identity_claims``
+       is false (RFC 9068 §2.2 requires both: without them every such token is the same principal,
+       so one caller could act on another's session); scopes from the first of ``scope_claims``
+       present: a space-delimited string or an array of strings, every entry an RFC 6749 §3.3
+       scope-token.
 
     .. warning::
 
@@ -177,6 +191,7 @@ class JWTVerifier:
         algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
         leeway: float = 30.0,
         require_typ: bool = False,
+        require_identity_claims: bool = True,
         scope_claims: Sequence[str] = ("scope", "scp"),
         client_id_claims: Sequence[str] = ("client_id", "azp", "cid"),
         subject_claim: str = "sub",
@@ -214,6 +229,7 @@ class JWTVerifier:
         self.algorithms: tuple[str, ...] = algs
         self.leeway = leeway
         self.require_typ = require_typ
+        self.require_identity_claims = require_identity_claims
         self.scope_claims = tuple(scope_claims)
         self.client_id_claims = tuple(client_id_claims)
         self.subject_claim = subject_claim
@@ -234,16 +250,16 @@ class JWTVerifier:
     @classmethod
     def from_settings(cls, settings: ScopesSettings, *, resource_url: str, server_hint: str) -> JWTVerifier:
         """The verifier ``FASTMCP_SCOPES_ISSUER``, ``JWKS_URI``, ``AUDIENCE`` (default: ``resource_url``),
-        ``ALGORITHMS``, ``LEEWAY`` and ``REQUIRE_TYP`` describe.
+        ``ALGORITHMS``, ``LEEWAY``, ``REQUIRE_TYP`` and ``REQUIRE_IDENTITY_CLAIMS`` describe.
 
         Raises:
-            ConfigurationError: issuer or JWKS URI unset; ``server_hint`` says what else would do.
+            ConfigurationError: naming every unset variable it needs at once (issuer and JWKS URI), what
+                each is for and the README section; ``server_hint`` says what the server could supply
+                instead.
         """
-        if not settings.issuer or not settings.jwks_uri:
-            raise ConfigurationError(
-                "serving over HTTP needs a token verifier: set FASTMCP_SCOPES_ISSUER and FASTMCP_SCOPES_JWKS_URI, "
-                f"or {server_hint}"
-            )
+        missing = missing_http_settings(settings, resource_url_known=True, verifier_known=False)
+        if missing or not settings.issuer or not settings.jwks_uri:
+            raise missing_http_settings_error(missing, alternatives=server_hint)
         return cls(
             issuer=settings.issuer,
             jwks_uri=settings.jwks_uri,
@@ -252,6 +268,7 @@ class JWTVerifier:
             algorithms=settings.algorithms,
             leeway=settings.leeway,
             require_typ=settings.require_typ,
+            require_identity_claims=settings.require_identity_claims,
         )
 
     async def verify_token(self, token: str) -> AccessToken | None:
@@ -360,6 +377,14 @@ class JWTVerifier:
         if subject is not None and not isinstance(subject, str):
             raise InvalidTokenError(BAD_CLAIMS, detail=f"{self.subject_claim} is not a string")
         client_id = self._first_claim(payload, self.client_id_claims)
+        if self.require_identity_claims and not (subject and client_id):
+            absent = [self.subject_claim] if not subject else []
+            absent += ["/".join(self.client_id_claims)] if not client_id else []
+            raise InvalidTokenError(
+                NO_IDENTITY,
+                detail=f"no {' and no '.join(absent)} claim (RFC 9068 §2.2 requires sub and client_id); "
+                "FASTMCP_SCOPES_REQUIRE_IDENTITY_CLAIMS=false accepts such tokens",
+            )
         exp = payload.get("exp")
         return VerifiedAccessToken(
             token=raw,

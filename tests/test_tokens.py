@@ -15,12 +15,14 @@ from starlette.routing import Route
 
 from fastmcp_scopes import jwks, tokens
 from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
+from fastmcp_scopes.settings import load_settings, missing_http_settings, missing_http_settings_error
 from fastmcp_scopes.testing.authserver import OMIT, DevAuthorizationServer
 from fastmcp_scopes.testing.keys import SigningKey
 from fastmcp_scopes.testing.loopback import LoopbackServer
 from fastmcp_scopes.tokens import (
     DESCRIPTIONS,
     EXPIRED,
+    NO_IDENTITY,
     NOT_YET_VALID,
     UNVERIFIABLE,
     WRONG_AUDIENCE,
@@ -113,12 +115,64 @@ async def test_scope_claim_names_are_configurable(server: DevAuthorizationServer
         pytest.param({"client_id": OMIT, "azp": "from-azp"}, "from-azp", id="azp"),
         pytest.param({"client_id": OMIT, "cid": "from-cid"}, "from-cid", id="cid"),
         pytest.param({"client_id": "cid-1", "azp": "azp-1"}, "cid-1", id="client_id-first"),
-        pytest.param({"client_id": OMIT}, "", id="absent"),
     ],
 )
 async def test_client_id_fallbacks(server: DevAuthorizationServer, claims: dict[str, Any], expected: str) -> None:
     token = await verifier_for(server).verify(server.issue_token(["read"], **claims))
     assert token.client_id == expected
+
+
+# -- identity: RFC 9068 §2.2 requires sub and client_id ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("claims", "detail"),
+    [
+        pytest.param({"subject": OMIT}, "no sub claim", id="no-sub"),
+        pytest.param({"subject": ""}, "no sub claim", id="empty-sub"),
+        pytest.param({"client_id": OMIT}, "no client_id/azp/cid claim", id="no-client-id"),
+        pytest.param({"client_id": "", "azp": "from-azp"}, "no client_id/azp/cid claim", id="empty-client-id"),
+        pytest.param({"subject": OMIT, "client_id": OMIT}, "no sub and no client_id/azp/cid claim", id="neither"),
+    ],
+)
+async def test_a_token_that_does_not_identify_its_caller_is_refused(
+    server: DevAuthorizationServer, claims: dict[str, Any], detail: str
+) -> None:
+    # Without them, every such token is the same principal: one could end another's session.
+    with pytest.raises(InvalidTokenError) as caught:
+        await verifier_for(server).verify(server.issue_token(["read"], **claims))
+
+    assert caught.value.description == NO_IDENTITY
+    assert caught.value.detail == (
+        f"{detail} (RFC 9068 §2.2 requires sub and client_id); "
+        "FASTMCP_SCOPES_REQUIRE_IDENTITY_CLAIMS=false accepts such tokens"
+    )
+
+
+async def test_identity_claims_may_be_made_optional(server: DevAuthorizationServer) -> None:
+    verifier = verifier_for(server, require_identity_claims=False)
+
+    token = await verifier.verify(server.issue_token(["read"], subject=OMIT, client_id=OMIT))
+
+    assert (token.subject, token.client_id, token.scopes) == (None, "", ["read"])
+
+
+async def test_the_identity_setting_reaches_the_verifier(
+    server: DevAuthorizationServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    anonymous = server.issue_token(["read"], subject=OMIT, client_id=OMIT)
+    settings = load_settings(_env_file=None, issuer=server.issuer, jwks_uri=server.jwks_uri)
+    with pytest.raises(InvalidTokenError):
+        await JWTVerifier.from_settings(settings, resource_url=AUDIENCE, server_hint="-").verify(anonymous)
+
+    monkeypatch.setenv("FASTMCP_SCOPES_REQUIRE_IDENTITY_CLAIMS", "false")
+    relaxed = JWTVerifier.from_settings(
+        load_settings(_env_file=None, issuer=server.issuer, jwks_uri=server.jwks_uri),
+        resource_url=AUDIENCE,
+        server_hint="-",
+    )
+
+    assert (await relaxed.verify(anonymous)).subject is None
 
 
 async def test_resource_is_the_audience_entry_that_matched(server: DevAuthorizationServer) -> None:
@@ -396,6 +450,55 @@ def test_bad_configuration_fails_at_construction(kwargs: dict[str, Any]) -> None
     options["audience"] = AUDIENCE
     with pytest.raises(ConfigurationError):
         JWTVerifier(**{**options, **kwargs})
+
+
+def test_every_missing_setting_is_reported_at_once() -> None:
+    # Before, the issuer was reported first, and the JWKS URI only once the issuer was set.
+    with pytest.raises(ConfigurationError) as raised:
+        JWTVerifier.from_settings(
+            load_settings(_env_file=None), resource_url=AUDIENCE, server_hint="pass token_verifier="
+        )
+
+    assert str(raised.value) == (
+        'serving over HTTP needs 2 more settings (see "Serving over HTTP" in the README):\n'
+        "  FASTMCP_SCOPES_ISSUER (or issuer=): the exact `iss` your authorization server puts in its access tokens "
+        "(its issuer URL)\n"
+        "  FASTMCP_SCOPES_JWKS_URI (or jwks_uri=): where that server publishes its signing keys (`jwks_uri` in its "
+        "metadata)\n"
+        "or pass token_verifier="
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "resource_url_known", "verifier_known", "missing"),
+    [
+        ({}, False, False, ["ISSUER", "JWKS_URI", "RESOURCE_URL"]),
+        ({}, True, False, ["ISSUER", "JWKS_URI"]),
+        ({}, False, True, ["RESOURCE_URL"]),
+        ({}, True, True, []),
+        ({"issuer": "https://as.example"}, False, False, ["JWKS_URI", "RESOURCE_URL"]),
+        ({"jwks_uri": "https://as.example/jwks", "resource_url": "https://rs.example/mcp"}, False, False, ["ISSUER"]),
+        ({"issuer": "https://as.example", "jwks_uri": "https://as.example/jwks"}, True, False, []),
+    ],
+)
+def test_missing_http_settings(
+    given: dict[str, str], resource_url_known: bool, verifier_known: bool, missing: list[str]
+) -> None:
+    settings = load_settings(_env_file=None, **given)
+
+    found = missing_http_settings(settings, resource_url_known=resource_url_known, verifier_known=verifier_known)
+
+    assert found == [f"FASTMCP_SCOPES_{name}" for name in missing]
+
+
+def test_the_missing_settings_error_names_each_with_its_purpose() -> None:
+    error = missing_http_settings_error(["FASTMCP_SCOPES_RESOURCE_URL"])
+
+    assert str(error) == (
+        'serving over HTTP needs 1 more setting (see "Serving over HTTP" in the README):\n'
+        "  FASTMCP_SCOPES_RESOURCE_URL (or resource_url=): this server's canonical URL, such as "
+        "https://mcp.example.com/mcp: the audience its tokens must carry and the `resource` of its metadata"
+    )
 
 
 def test_descriptions_are_header_safe() -> None:

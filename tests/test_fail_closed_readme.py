@@ -1,0 +1,59 @@
+"""The README's "Use" snippet runs as written: its code, taken from README.md, starts an HTTP server that
+answers like a guarded one (before, it stopped at start-up for want of settings it did not show)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+import uvicorn
+
+from fastmcp_scopes.testing import LoopbackServer
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+
+
+def use_snippet() -> str:
+    """The first Python block of the README's "Use" section."""
+    section = README.read_text(encoding="utf-8").split("\n## Use\n", 1)[1]
+    return section.split("```python\n", 1)[1].split("\n```", 1)[0]
+
+
+def test_the_use_snippet_runs_as_written(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env: the snippet must carry what it needs
+    served: dict[str, Any] = {}
+    real_serve = uvicorn.Server.serve
+
+    async def serve(self: uvicorn.Server, sockets: Any = None) -> None:
+        served["app"] = self.config.app  # what mcp.run("streamable-http") would serve on port 8000
+
+    monkeypatch.setattr(uvicorn.Server, "serve", serve)
+
+    exec(compile(use_snippet(), str(README), "exec"), {"__name__": "readme_use"})
+    monkeypatch.setattr(uvicorn.Server, "serve", real_serve)
+
+    with LoopbackServer(served["app"], lifespan="on") as base:
+        metadata = httpx2.get(f"{base}/.well-known/oauth-protected-resource/mcp")
+        refused = httpx2.post(
+            f"{base}/mcp",
+            content=json.dumps(INITIALIZE).encode(),
+            headers={"accept": "application/json, text/event-stream", "content-type": "application/json"},
+        )
+    assert metadata.json() == {
+        "resource": "http://127.0.0.1:8000/mcp",
+        "authorization_servers": ["https://auth.example.com"],
+        "bearer_methods_supported": ["header"],
+    }
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == (
+        'Bearer resource_metadata="http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp"'
+    )
