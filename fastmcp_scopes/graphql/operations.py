@@ -39,11 +39,13 @@ from fastmcp_scopes.errors import ConfigurationError, GraphQLScopeError, GraphQL
 from fastmcp_scopes.graphql.analysis import OperationAnalysis
 from fastmcp_scopes.graphql.endpoints import GraphQLEndpoint, HTTPGraphQLEndpoint
 from fastmcp_scopes.graphql.input_schema import operation_input_schema
+from fastmcp_scopes.graphql.limits import QueryLimitError, QueryLimits, parse_bounded
 from fastmcp_scopes.graphql.loading import load_schema, read_operation_files
 from fastmcp_scopes.graphql.schema import ScopedSchema
 from fastmcp_scopes.graphql.sdl import schema_sdl
 from fastmcp_scopes.policy import ScopeGuard
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
+from fastmcp_scopes.settings import load_settings
 
 __all__ = [
     "EXECUTE_GRAPHQL",
@@ -152,6 +154,7 @@ def add_operation_tools(
     execute_graphql: bool | Sequence[str] | Requirement = False,
     tool_name: Callable[[str], str] = snake_case,
     cap: int = DEFAULT_MAX_ALTERNATIVES,
+    query_limits: QueryLimits | None = None,
 ) -> list[str]:
     """Register each named operation in ``operations`` (``.graphql``/``.gql`` files, or directories
     searched recursively) as a tool of ``server``; return the names of the tools added, in order.
@@ -173,7 +176,10 @@ def add_operation_tools(
       scope, scopes or a :class:`Requirement` declare those.
     - ``execute_graphql``: also add ``execute_graphql(query, operationName?, variables?)``, needing
       its static scopes (``True``: none) AND the requirement of the query it is given, computed before
-      it runs; a query that does not validate (or a subscription) is refused as invalid params.
+      it runs; a query that does not validate (or a subscription) is refused as invalid params, and so is
+      one past ``query_limits`` (size, parser tokens, selection depth), before any validation or analysis.
+    - ``query_limits`` defaults to the ``FASTMCP_SCOPES_GRAPHQL_MAX_QUERY_*`` settings (``guard.settings``
+      when a ``guard`` is given).
     - ``schema`` defaults to ``guard.graphql_schema()`` when a ``guard`` is given, else to the one
       ``FASTMCP_SCOPES_GRAPHQL_SCHEMA`` names (:func:`load_schema`); either way from that variable.
 
@@ -183,8 +189,18 @@ def add_operation_tools(
         ConfigurationError: two tools with one name (or a name the server already has), ``headers``
             with an endpoint that is not a URL, too many alternatives (past ``cap``).
     """
+    settings = guard.settings if guard is not None else None
     if schema is None:
-        schema = guard.graphql_schema("add_operation_tools") if guard is not None else load_schema()
+        if guard is not None:
+            schema = guard.graphql_schema("add_operation_tools")
+        else:
+            settings = load_settings()
+            schema = load_schema(
+                settings.graphql_schema,
+                strict=settings.graphql_strict,
+                input_directives=settings.graphql_input_directives,
+                no_scope_directives=settings.graphql_no_scope_directives,
+            )
     upstream = _endpoint(endpoint, headers)
     paths = [operations] if isinstance(operations, str | Path) else list(operations)
     files = read_operation_files(*paths)
@@ -216,7 +232,10 @@ def add_operation_tools(
     if get_schema is not False:
         _add_get_schema(server, schema, _static_requirement(get_schema, GET_SCHEMA))
     if execute_graphql is not False:
-        _add_execute_graphql(server, schema, upstream, _static_requirement(execute_graphql, EXECUTE_GRAPHQL), cap)
+        if query_limits is None:
+            query_limits = QueryLimits.from_settings(settings if settings is not None else load_settings())
+        static = _static_requirement(execute_graphql, EXECUTE_GRAPHQL)
+        _add_execute_graphql(server, schema, upstream, static, cap, query_limits)
     return names
 
 
@@ -340,27 +359,36 @@ _EXECUTE_SCHEMA: dict[str, Any] = {
 }
 
 
-def _prepare_adhoc(schema: ScopedSchema, arguments: Mapping[str, Any], cap: int) -> OperationAnalysis:
-    """The analysis of the operation an ``execute_graphql`` call names (parsed and validated once).
+def _prepare_adhoc(
+    schema: ScopedSchema, arguments: Mapping[str, Any], cap: int, limits: QueryLimits
+) -> OperationAnalysis:
+    """The analysis of the operation an ``execute_graphql`` call names (parsed within ``limits``, validated once).
 
     Raises:
+        QueryLimitError: a query past ``limits``, refused before it is validated or analysed.
         GraphQLScopeError: no query string, a document that does not validate, a subscription.
     """
     query = arguments.get("query")
     operation_name = arguments.get("operationName")
     if not isinstance(query, str) or not (operation_name is None or isinstance(operation_name, str)):
         raise GraphQLScopeError("execute_graphql needs a query string (and an optional operationName string)")
-    analysis = schema.analyze(query, operation_name, cap=cap, source_name=EXECUTE_GRAPHQL)
+    document = parse_bounded(query, limits, EXECUTE_GRAPHQL)
+    analysis = schema.analyze(document, operation_name, cap=cap, source_name=EXECUTE_GRAPHQL)
     if analysis.kind == "subscription":
         raise GraphQLScopeError("execute_graphql runs queries and mutations only")
     return analysis
 
 
 def _add_execute_graphql(
-    server: MCPServer[Any], schema: ScopedSchema, upstream: GraphQLEndpoint, static: Requirement, cap: int
+    server: MCPServer[Any],
+    schema: ScopedSchema,
+    upstream: GraphQLEndpoint,
+    static: Requirement,
+    cap: int,
+    limits: QueryLimits,
 ) -> None:
     def requirement_of_call(arguments: Mapping[str, Any]) -> Requirement:
-        return _prepare_adhoc(schema, arguments, cap).requirement
+        return _prepare_adhoc(schema, arguments, cap, limits).requirement
 
     async def execute_graphql(**arguments: Any) -> Any:
         # Checked again here, so that the text sent upstream is the operation whose requirement was
@@ -369,7 +397,9 @@ def _add_execute_graphql(
         if unknown:
             raise ToolError("unknown arguments; this tool takes: query, operationName, variables")
         try:
-            analysis = _prepare_adhoc(schema, arguments, cap)
+            analysis = _prepare_adhoc(schema, arguments, cap, limits)
+        except QueryLimitError as error:
+            raise ToolError(str(error)) from None  # Fixed text naming the limit.
         except GraphQLScopeError:
             raise ToolError("the query is not a valid query or mutation for this schema") from None
         variables = arguments.get("variables") or {}
