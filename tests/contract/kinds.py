@@ -47,6 +47,8 @@ class ServerKind:
     add_provider: Callable[[Any, Any], None] | None = None
     hashed_name: Callable[[str, str], str] | None = None
     """``(app name, tool name)`` -> the hashed name the lineage's dispatcher also accepts."""
+    tool_versions: bool = False
+    """Whether tools take ``version=`` and a call picks one with ``_meta: {"fastmcp": {"version": ...}}``."""
     serves_listen: bool = False
     """Whether the server answers ``subscriptions/listen`` (2026-07-28) out of the box."""
     with_own_auth: Callable[[DevAuthorizationServer, str], Any] | None = None
@@ -213,6 +215,7 @@ CANDIDATES = [
         add_completion=_decorator_completion,
         catch_all_template="files://{path*}",
         mount=_fastmcp_mount,
+        tool_versions=True,
         with_own_auth=_fastmcp_with_auth,
     ),
     ServerKind(
@@ -223,6 +226,7 @@ CANDIDATES = [
         add_completion=_decorator_completion,
         catch_all_template="files://{path*}",
         mount=_fastmcp_mount,
+        tool_versions=True,
         app_provider=_fastmcp_app,
         add_provider=_fastmcp_add_provider,
         hashed_name=_fastmcp_hashed_name,
