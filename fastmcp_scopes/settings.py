@@ -247,7 +247,8 @@ class ScopesSettings(BaseSettings):
 
     # -- per-primitive scopes -----------------------------------------------------------------------
     tool_scopes: Annotated[dict[str, Requirement], NoDecode] = Field(default_factory=dict)
-    """Static per-tool requirements, ANDed with decorators: ``{"tool": "a b" | ["a"] | [["a"], ["b"]]}``."""
+    """Static per-tool requirements, ANDed with decorators: ``{"tool": "a" | ["a", "b"] | [["a"], ["b"]]}`` (a string
+    is one scope; a list, all of them; a list of lists, any one)."""
     hierarchy: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
     """Scope implications: ``{"employees:write": ["employees:read"], "admin": ["*"]}``."""
     wildcard_scopes: _Scopes = Field(default_factory=list)
@@ -364,7 +365,7 @@ class ScopesSettings(BaseSettings):
     def _tool_scopes(cls, value: Any) -> Any:
         value = _json_object(value)
         if not isinstance(value, dict):
-            raise ValueError('expected a JSON object {"tool": "scope ..." | ["a", "b"] | [["a"], ["b"]]}')
+            raise ValueError('expected a JSON object {"tool": "scope" | ["a", "b"] | [["a"], ["b"]]}')
         return {name: _tool_requirement(name, spec) for name, spec in value.items()}
 
     @field_serializer("tool_scopes")
