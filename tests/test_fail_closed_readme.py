@@ -10,6 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 import uvicorn
+from mcp.server.mcpserver import MCPServer  # the snippet's server (mcp 2.x): other lanes skip this module
 
 from fastmcp_scopes.testing import LoopbackServer
 
@@ -38,8 +39,11 @@ def test_the_use_snippet_runs_as_written(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
     monkeypatch.setattr(uvicorn.Server, "serve", serve)
 
-    exec(compile(use_snippet(), str(README), "exec"), {"__name__": "readme_use"})
+    namespace: dict[str, Any] = {"__name__": "readme_use"}
+    exec(compile(use_snippet(), str(README), "exec"), namespace)
     monkeypatch.setattr(uvicorn.Server, "serve", real_serve)
+
+    assert isinstance(namespace["mcp"], MCPServer)
 
     with LoopbackServer(served["app"], lifespan="on") as base:
         metadata = httpx2.get(f"{base}/.well-known/oauth-protected-resource/mcp")
