@@ -1,4 +1,7 @@
-"""In-process callers holding given scopes, through the SDK's own ``mcp.Client`` or fastmcp's ``Client``."""
+"""In-process callers holding given scopes, through the SDK's own client or fastmcp's ``Client``.
+
+On mcp 2.x the SDK's client is ``mcp.Client``; mcp 1.x has none, so :func:`scoped_client` connects the SDK's
+``ClientSession`` over in-memory streams instead (the same ``call_tool``, ``list_tools``, ``read_resource`` ...)."""
 
 from __future__ import annotations
 
@@ -8,15 +11,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
-from mcp import Client
-from mcp.client.auth import AuthorizationCodeResult
-from mcp.server.auth.middleware.auth_context import auth_context_var
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+
+from fastmcp_scopes._compat import SDK_MAJOR, AccessToken, AuthenticatedUser, auth_context_var
 
 if TYPE_CHECKING:
     import fastmcp
+    from mcp import Client
+    from mcp.client.auth import AuthorizationCodeResult
+elif SDK_MAJOR >= 2:
+    from mcp import Client
+    from mcp.client.auth import AuthorizationCodeResult
 
 __all__ = ["HeadlessBrowser", "MemoryTokenStorage", "acting_as", "scoped_client", "scoped_fastmcp_client"]
 
@@ -28,7 +33,7 @@ class HeadlessBrowser:
 
     def __init__(self) -> None:
         self.authorize_urls: list[str] = []
-        self._result: AuthorizationCodeResult | None = None
+        self._result: tuple[str, str | None, str | None] | None = None  # code, state, iss
 
     async def redirect(self, url: str) -> None:
         self.authorize_urls.append(url)
@@ -40,15 +45,17 @@ class HeadlessBrowser:
         query = parse_qs(urlsplit(location).query)
         if "error" in query:
             raise RuntimeError(f"authorization refused: {query['error'][0]}")
-        self._result = AuthorizationCodeResult(
-            code=query["code"][0], state=query.get("state", [None])[0], iss=query.get("iss", [None])[0]
-        )
+        self._result = (query["code"][0], query.get("state", [None])[0], query.get("iss", [None])[0])
 
     async def callback(self) -> AuthorizationCodeResult:
+        """The code the redirect carried: an ``AuthorizationCodeResult`` on mcp 2.x, the ``(code, state)``
+        pair mcp 1.x's ``OAuthClientProvider`` expects on 1.x (which does not check ``iss``)."""
         if self._result is None:
             raise RuntimeError("callback before any redirect")
-        result, self._result = self._result, None
-        return result
+        (code, state, iss), self._result = self._result, None
+        if SDK_MAJOR < 2:
+            return (code, state)  # type: ignore[return-value]
+        return AuthorizationCodeResult(code=code, state=state, iss=iss)
 
 
 class MemoryTokenStorage:
@@ -110,12 +117,35 @@ async def scoped_client(
     issuer: str | None = "https://issuer.test",
     **client_options: Any,
 ) -> AsyncIterator[Client]:
-    """``async with scoped_client(mcp, ["employees:read"]) as client: ...`` — an ``mcp.Client``
-    connected in-process as a caller holding ``scopes`` (``client_options`` go to ``Client``,
-    e.g. ``mode="legacy"``). ``server`` is an ``MCPServer``, a low-level ``Server``, or a
-    ``fastmcp.FastMCP`` (whose low-level server the SDK client then drives)."""
-    if type(server).__module__.split(".")[0] == "fastmcp":
-        server = server._mcp_server  # the SDK's low-level Server under fastmcp; mcp.Client takes it directly
+    """``async with scoped_client(mcp, ["employees:read"]) as client: ...`` — the SDK's client connected
+    in-process as a caller holding ``scopes``. ``server`` is an ``MCPServer``, an mcp 1.x ``FastMCP``, a
+    low-level ``Server``, or a ``fastmcp.FastMCP`` (whose low-level server the SDK client then drives).
+
+    On mcp 2.x the client is an ``mcp.Client`` (``client_options`` go to it, e.g. ``mode="legacy"``). On
+    mcp 1.x it is a ``ClientSession`` over in-memory streams (``client_options`` go to
+    ``mcp.shared.memory.create_connected_server_and_client_session``); 1.x speaks only the handshake era, so
+    ``mode`` may only be ``"legacy"`` or ``"auto"`` there (both mean the initialize handshake).
+
+    Raises:
+        ValueError: ``mode`` asks mcp 1.x for a per-request protocol version it does not have.
+    """
+    if type(server).__module__.split(".")[0] == "fastmcp" or (SDK_MAJOR < 2 and hasattr(server, "_mcp_server")):
+        server = server._mcp_server  # the SDK's low-level Server under fastmcp / 1.x FastMCP
+    if SDK_MAJOR < 2:
+        mode = client_options.pop("mode", "legacy")
+        if mode not in ("legacy", "auto"):
+            raise ValueError(
+                f"scoped_client(mode={mode!r}): mcp 1.x has only the initialize handshake; "
+                "use mode='legacy' (or leave mode out)"
+            )
+        from mcp.shared.memory import (  # type: ignore[attr-defined]  # 1.x only; type checks see 2.x
+            create_connected_server_and_client_session,
+        )
+
+        with acting_as(scopes, subject=subject, client_id=client_id, issuer=issuer):
+            async with create_connected_server_and_client_session(server, **client_options) as session:
+                yield session
+        return
     with acting_as(scopes, subject=subject, client_id=client_id, issuer=issuer):
         async with Client(server, **client_options) as client:
             yield client

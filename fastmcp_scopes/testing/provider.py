@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 from mcp.server.auth.provider import (
-    AccessToken,
     AuthorizationCode,
     AuthorizationParams,
     AuthorizeError,
@@ -22,6 +21,8 @@ from mcp.server.auth.provider import (
     construct_redirect_uri,
 )
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+
+from fastmcp_scopes._compat import AccessToken  # carries subject and claims on every mcp 1.x too
 
 if TYPE_CHECKING:
     from fastmcp_scopes.testing.authserver import DevAuthorizationServer
