@@ -10,6 +10,7 @@ shape on both transports."""
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import mcp.types as types
 import pytest
@@ -236,6 +238,17 @@ async def _call(client: Any, method: str, params: dict[str, Any]) -> Any:
 Install = Callable[..., Awaitable[Guarded]]
 
 
+async def serve(stack: AsyncExitStack, factory: Callable[[str], Any]) -> str:
+    """Serve ``factory(base)`` on loopback until ``stack`` closes; return ``base``.
+
+    Stopping is left to a background thread: uvicorn notices it should stop on its next tick, and
+    waiting for that after every test would be most of the suite's time. The test is over by then."""
+    loopback = LoopbackServer(app_factory=factory, lifespan="on")
+    base = await anyio.to_thread.run_sync(loopback.start)
+    stack.callback(lambda: threading.Thread(target=loopback.stop, daemon=True, name="loopback-stop").start())
+    return base
+
+
 @pytest.fixture
 async def install(server_kind: ServerKind, transport: str, dev_auth: DevAuthorizationServer) -> AsyncIterator[Install]:
     """``await install(server, **guard_options)``: guard ``server`` (a server of ``server_kind``) and serve it
@@ -256,7 +269,7 @@ async def install(server_kind: ServerKind, transport: str, dev_auth: DevAuthoriz
                 ).install(server)
                 return server_kind.http_app(server, json_response, stateless_http)
 
-            base = await stack.enter_async_context(LoopbackServer(app_factory=factory, lifespan="on"))
+            base = await serve(stack, factory)
             http = await stack.enter_async_context(httpx2.AsyncClient(timeout=30))
             return Guarded(server_kind, server, transport, dev_auth, f"{base}/mcp", http, base)
 

@@ -7,15 +7,16 @@ is the server's own."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx2
 import pytest
 
 from fastmcp_scopes import ScopeGuard, parse_www_authenticate
-from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer
+from fastmcp_scopes.testing import DevAuthorizationServer
 
-from .conftest import Guarded, ServerKind, fails_today
+from .conftest import Guarded, ServerKind, fails_today, serve
 
 OTHER_RESOURCE = "https://elsewhere.example/mcp"
 
@@ -46,7 +47,9 @@ async def deployment(
             ScopeGuard(authorization_servers=[dev_auth.issuer]).install(server)
         return server_kind.http_app(server, True, True)
 
-    async with LoopbackServer(app_factory=factory, lifespan="on") as base, httpx2.AsyncClient(timeout=30) as http:
+    async with AsyncExitStack() as stack:
+        base = await serve(stack, factory)
+        http = await stack.enter_async_context(httpx2.AsyncClient(timeout=30))
         yield Guarded(server_kind, None, "http", dev_auth, f"{base}/mcp", http, base, ran)
 
 
