@@ -12,22 +12,34 @@ step-up covers the whole operation (MCP authorization, 2026-07-28).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastmcp_scopes.challenge import BearerChallenge, format_scope
 from fastmcp_scopes.decorators import ScopeDeclaration
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.hierarchy import GrantedScopes, ScopeHierarchy
+from fastmcp_scopes.operation import INVALID_PARAMS, METHOD_NOT_FOUND, METHODS, Action
 from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import KINDS, Kind, ScopesSettings, load_settings
 
 if TYPE_CHECKING:
-    from fastmcp_scopes.adapters import InstallReport
     from fastmcp_scopes.graphql import ScopedSchema
+    from fastmcp_scopes.pipeline import InstallReport
 
-__all__ = ["INSUFFICIENT_SCOPE", "METHODS", "UNAUTHENTICATED", "Action", "Caller", "Decision", "Outcome", "ScopeGuard"]
+__all__ = [
+    "ADAPTERS_GROUP",
+    "INSUFFICIENT_SCOPE",
+    "UNAUTHENTICATED",
+    "Action",
+    "Caller",
+    "Decision",
+    "Outcome",
+    "ScopeGuard",
+    "adapter_for",
+]
 
 INSUFFICIENT_SCOPE = -32003
 """JSON-RPC code of a refusal for missing scopes: in the implementation-defined band -32000..-32019,
@@ -35,22 +47,16 @@ clear of the SDK's -32000/-32001 and the retired -32002."""
 UNAUTHENTICATED = -32004
 """JSON-RPC code of a refusal for want of an access token (stdio and in-process callers)."""
 
-Action = Literal["connect", "list", "call"]
-Outcome = Literal["allow", "insufficient_scope", "not_found", "unauthenticated"]
+ADAPTERS_GROUP = "fastmcp_scopes.adapters"
+"""The entry-point group through which server adapters make themselves known to :meth:`ScopeGuard.install`."""
 
-METHODS: Mapping[str, tuple[Action, Kind]] = {
-    "tools/list": ("list", "tools"),
-    "tools/call": ("call", "tools"),
-    "prompts/list": ("list", "prompts"),
-    "prompts/get": ("call", "prompts"),
-    "resources/list": ("list", "resources"),
-    "resources/templates/list": ("list", "resources"),
-    "resources/read": ("call", "resources"),
+Outcome = Literal["allow", "insufficient_scope", "not_found", "unauthenticated", "invalid_params", "method_not_found"]
+
+_FIXED_ERRORS: Mapping[str, tuple[int, str]] = {
+    "invalid_params": (INVALID_PARAMS, "Invalid arguments: no scope requirement can be computed"),
+    "method_not_found": (METHOD_NOT_FOUND, "Method not found"),
 }
-"""Guarded methods: what they do and to which kind. Every other request needs the connect layer."""
-
-NAME_PARAMS: Mapping[str, str] = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
-"""Where a call names its target."""
+"""Refusals that no scope would lift: a fixed JSON-RPC error, no challenge, no ``data``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,8 @@ class Decision:
             return "Not found"
         if self.outcome == "allow":
             return "Allowed"
+        if self.outcome in _FIXED_ERRORS:
+            return _FIXED_ERRORS[self.outcome][1]
         return "Missing scopes: " + format_scope(self.missing)
 
     def error_data(self) -> dict[str, Any]:
@@ -109,6 +117,9 @@ class Decision:
 
     def jsonrpc_error(self) -> dict[str, Any]:
         """The JSON-RPC ``error`` object (``code``, ``message``, ``data``) for a refusal."""
+        fixed = _FIXED_ERRORS.get(self.outcome)
+        if fixed is not None:
+            return {"code": fixed[0], "message": fixed[1]}
         code = UNAUTHENTICATED if self.outcome == "unauthenticated" else INSUFFICIENT_SCOPE
         return {"code": code, "message": f"{self.outcome}: {self.description}", "data": self.error_data()}
 
@@ -153,27 +164,47 @@ class ScopeGuard:
         s = self.settings
         self.hierarchy = ScopeHierarchy(s.hierarchy, s.wildcard_scopes)
         connect = Requirement.all_of(*s.connect_scopes)
+        self._combined: dict[tuple[str, Requirement], Requirement] = {}
         self._layers = _Layers(
             connect=connect,
             list={k: Requirement.all_of(*s.list_scopes.get(k, ())) for k in KINDS},
             call={k: Requirement.all_of(*s.call_scopes.get(k, ())) for k in KINDS},
         )
-        self._method_layers: dict[str, Requirement] = {
-            method: connect.combine(
-                (self._layers.list if action == "list" else self._layers.call)[kind], cap=s.max_alternatives
-            )
-            for method, (action, kind) in METHODS.items()
-        }
-        self._combined: dict[tuple[str, Requirement], Requirement] = {}
+        self._build_layers(connect)
         self._expanded: dict[frozenset[str], GrantedScopes] = {}
         self._derived: dict[ScopeDeclaration, Requirement] = {}
         self._graphql: ScopedSchema | None = None
 
     # -- requirements -------------------------------------------------------------------------------
 
-    def layer_requirement(self, method: str) -> Requirement:
-        """The layered scopes a request for ``method`` needs (connect, plus list or call per kind)."""
-        return self._method_layers.get(method, self._layers.connect)
+    def _build_layers(self, connect: Requirement) -> None:
+        cap = self.settings.max_alternatives
+        self._layers = _Layers(connect, self._layers.list, self._layers.call)
+        self._action_layers: dict[tuple[Action, Kind], Requirement] = {
+            (action, kind): connect.combine(
+                (self._layers.list if action == "list" else self._layers.call)[kind], cap=cap
+            )
+            for action in ("list", "call")
+            for kind in KINDS
+        }
+        self._combined.clear()
+
+    def require_for_every_request(self, scopes: Iterable[str]) -> None:
+        """Add ``scopes`` to the connect layer: a server's own ``required_scopes`` (from its auth settings),
+        so that the guard's answer names them too. Called by ``install``, before any request is decided."""
+        extra = Requirement.all_of(*scopes)
+        self._build_layers(self._layers.connect.combine(extra, cap=self.settings.max_alternatives))
+
+    def layer_requirement(self, method: str, kind: Kind | None = None) -> Requirement:
+        """The layered scopes a request for ``method`` needs (connect, plus list or call per kind);
+        ``kind`` for a method whose kind comes from its params (``completion/complete``)."""
+        rule = METHODS.get(method)
+        if rule is None or rule.action == "connect":
+            return self._layers.connect
+        kind = rule.kind or kind
+        if kind is None:
+            return self._layers.connect
+        return self._action_layers[(rule.action, kind)]
 
     def _required(self, method: str, layers: Requirement, own: Requirement) -> Requirement:
         """``layers AND own``, remembered: the same few combinations recur on every request."""
@@ -262,19 +293,21 @@ class ScopeGuard:
         name: str | None = None,
         own: Requirement | None = None,
         known: bool = True,
+        kind: Kind | None = None,
         request_id: str | int | None = None,
     ) -> Decision:
         """Decide one request.
 
         ``own`` is the target primitive's requirement (``None``: undeclared, or no target);
         ``known`` is false when the call names a primitive the server does not have (then only the
-        layered scopes apply and the SDK answers "unknown").
+        layered scopes apply and the SDK answers "unknown"); ``kind`` is the kind of primitive reached,
+        for a method that can reach several (``completion/complete``).
         """
-        layers = self.layer_requirement(method)
+        layers = self.layer_requirement(method, kind)
         granted = self.granted(caller)
         if own is None and known and name is not None and self.settings.undeclared == "deny":
             return self._decision("not_found", method, name, layers, granted, caller, request_id)
-        required = layers if own is None else self._required(method, layers, own)
+        required = layers if own is None else self._required(f"{method} {kind}", layers, own)
         if granted is None:
             return self._decision("unauthenticated", method, name, required, granted, caller, request_id)
         if required.is_satisfied_by(granted):
@@ -289,6 +322,21 @@ class ScopeGuard:
             return self._decision("not_found", method, name, connect, granted, caller, request_id)
         return self._decision("insufficient_scope", method, name, required, granted, caller, request_id)
 
+    def refuse(
+        self,
+        outcome: Literal["invalid_params", "method_not_found", "not_found"],
+        method: str,
+        *,
+        caller: Caller | None,
+        name: str | None = None,
+        request_id: str | int | None = None,
+    ) -> Decision:
+        """A refusal that no scope would lift: a method the guard does not know (it may reach code the guard
+        cannot see into), arguments from which no requirement can be computed, or a target that does not
+        exist where the server would not say so itself."""
+        connect = self._layers.connect
+        return self._decision(outcome, method, name, connect, self.granted(caller), caller, request_id)
+
     def visible(self, method: str, own: Requirement | None, granted: GrantedScopes) -> bool:
         """Whether a listing for ``method`` shows a primitive with requirement ``own``: declared (or
         undeclared allowed) and, with ``hide_unauthorized``, callable with the caller's scopes."""
@@ -299,7 +347,8 @@ class ScopeGuard:
         undeclared_shown = self.settings.undeclared == "allow"
         if not self.settings.hide_unauthorized:
             return lambda own: own is not None or undeclared_shown
-        _, kind = METHODS[method]
+        kind = METHODS[method].kind
+        assert kind is not None, method
         if not self._layers.call[kind].is_satisfied_by(granted):
             return lambda own: False  # nothing is callable without the call layer
         return lambda own: own.is_satisfied_by(granted) if own is not None else undeclared_shown
@@ -340,18 +389,37 @@ class ScopeGuard:
     # -- installation -------------------------------------------------------------------------------
 
     def install(self, server: Any) -> InstallReport:
-        """Hook the guard into ``server``: an MCP SDK 2.x ``MCPServer``, or a ``fastmcp.FastMCP`` (4.x).
+        """Hook the guard into ``server``: any server a registered adapter accepts (the MCP SDK's
+        ``MCPServer`` and ``FastMCP``, standalone ``fastmcp``'s ``FastMCP``).
 
         Returns a report listing the primitives with no declared scopes. Raises
         :class:`ConfigurationError` when a declaration cannot be resolved (bad GraphQL, too many
         alternatives): a requirement that cannot be computed stops start-up, never means "no scope".
+
+        Raises:
+            TypeError: no adapter accepts ``server``.
         """
-        # Dispatch by the server's package, imported only then: the core imports no framework.
-        # By the classes it is built from, so that a user's own subclass of FastMCP counts too.
-        if any(cls.__module__.split(".")[0] == "fastmcp" for cls in type(server).__mro__):
-            from fastmcp_scopes.adapters import fastmcp
+        report: InstallReport = adapter_for(server).install(self, server)
+        return report
 
-            return fastmcp.install(self, server)
-        from fastmcp_scopes.adapters import mcpserver
 
-        return mcpserver.install(self, server)
+def adapter_for(server: object) -> Any:
+    """The adapter module that accepts ``server`` (see :mod:`fastmcp_scopes.adapters`).
+
+    Adapters make themselves known through entry points, so the core imports none of them (and no framework):
+    each is loaded only to ask whether it accepts this server; one whose framework is not installed cannot.
+
+    Raises:
+        TypeError: no adapter accepts ``server``.
+    """
+    names = []
+    for entry in sorted(entry_points(group=ADAPTERS_GROUP), key=lambda e: e.name):
+        try:
+            adapter = entry.load()
+        except ImportError:
+            continue
+        names.append(adapter.DESCRIPTION)
+        if adapter.accepts(server):
+            return adapter
+    supported = ", ".join(names) or "none (is fastmcp-scopes installed?)"
+    raise TypeError(f"install() supports {supported}; got {type(server).__module__}.{type(server).__name__}")

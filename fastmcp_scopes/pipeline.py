@@ -1,0 +1,286 @@
+"""The one guarded request pipeline every server lineage runs: operation → primitive → decision → answer.
+
+An adapter supplies a :class:`Registry`, which finds a server's primitives with the server's own rules
+(names, hashed names, mounted servers, URIs in template order), and hooks the server's listings and
+calls. Everything else happens here, once, for every lineage and both transports:
+
+1. the operation is read once (:class:`~fastmcp_scopes.operation.Operation`);
+2. each primitive it reaches is resolved exactly as the server's dispatcher resolves it;
+3. the static requirement (layers and the primitive's own scopes) is decided first; only a request that
+   passes it has a per-call requirement computed, off the event loop, and a failure there is a refusal;
+4. the :class:`~fastmcp_scopes.policy.Decision` is audited once and handed on: over HTTP the server's own
+   hook finds it already taken for that very request (:meth:`Pipeline.handing`);
+5. a primitive answered "not found" is concealed from the server's lookups for that one request
+   (:func:`concealing`), so the server itself gives the answer it gives for a name it does not have.
+
+Pure apart from ``asyncio`` and ``logging``: no server framework.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from difflib import get_close_matches
+from typing import Any, Protocol, TypeVar
+
+from fastmcp_scopes import audit
+from fastmcp_scopes.decorators import ScopeDeclaration
+from fastmcp_scopes.errors import ConfigurationError
+from fastmcp_scopes.operation import NOT_FOUND_REPLIES, Operation
+from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
+from fastmcp_scopes.requirements import Requirement
+from fastmcp_scopes.settings import Kind
+
+__all__ = [
+    "InstallReport",
+    "Pipeline",
+    "Primitive",
+    "Registry",
+    "concealed",
+    "concealing",
+]
+
+logger = logging.getLogger("fastmcp_scopes")
+
+_T = TypeVar("_T")
+_CACHE_SIZE = 4096
+_PER_CALL_METHODS = frozenset({"tools/call", "prompts/get"})
+
+
+@dataclass(frozen=True, slots=True)
+class Primitive:
+    """A tool, prompt, resource or resource template as its server registered it."""
+
+    kind: Kind
+    key: str
+    """Its identity in listings and ``FASTMCP_SCOPES_TOOL_SCOPES``: a name, a URI, or a URI template."""
+    declaration: ScopeDeclaration | None
+
+
+class Registry(Protocol):
+    """How one server finds its primitives. Supplied by the server's adapter; the only lineage-specific
+    part of deciding a request."""
+
+    def primitives(self) -> Iterable[Primitive]:
+        """Everything registered, mounted servers' primitives included (at install: reported, resolved)."""
+        ...
+
+    async def resolve(self, kind: Kind, target: str, operation: Operation) -> Primitive | None:
+        """The primitive the server's dispatcher runs for ``target`` in ``operation`` (``None``: it would
+        answer "not found"). Completion refs name a prompt or a resource template by its identity."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class InstallReport:
+    """What ``install`` found: primitives without declared scopes, as ``"tools:name"``."""
+
+    undeclared: tuple[str, ...]
+
+
+# Names hidden from the server's own lookups for the current request only (see ``concealing``).
+_concealed: ContextVar[frozenset[tuple[Kind, str]]] = ContextVar("fastmcp_scopes_concealed", default=frozenset())
+# The decision already taken for the request being handled, and the operation it was taken on.
+_handed: ContextVar[tuple[Decision, Operation] | None] = ContextVar("fastmcp_scopes_handed", default=None)
+
+
+def concealed(kind: Kind, target: str) -> bool:
+    """Whether the server's lookups must answer "not found" for ``target`` during this request."""
+    found = _concealed.get()
+    return bool(found) and (kind, target) in found
+
+
+@contextmanager
+def concealing(decision: Decision, operation: Operation) -> Iterator[None]:
+    """Hide ``operation``'s targets from the server's lookups while a ``not_found`` decision is answered
+    by the server itself, so that nothing in the answer tells a hidden primitive from a missing one."""
+    if decision.outcome != "not_found" or operation.kind is None or not operation.targets:
+        yield
+        return
+    reset = _concealed.set(_concealed.get() | {(operation.kind, t) for t in operation.targets})
+    try:
+        yield
+    finally:
+        _concealed.reset(reset)
+
+
+class Pipeline:
+    """Decides requests for one server: a :class:`ScopeGuard` and that server's :class:`Registry`."""
+
+    def __init__(
+        self,
+        guard: ScopeGuard,
+        registry: Registry,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.guard = guard
+        self.registry = registry
+        self.clock = clock
+        self._own: dict[tuple[Kind, str, ScopeDeclaration | None], Requirement | None] = {}
+
+    # -- requirements -------------------------------------------------------------------------------
+
+    def requirement(self, primitive: Primitive) -> Requirement | None:
+        """A primitive's own static requirement (``None``: undeclared), remembered per declaration.
+
+        Raises:
+            ConfigurationError: a declaration that cannot be resolved.
+        """
+        key = (primitive.kind, primitive.key, primitive.declaration)
+        if key in self._own:
+            return self._own[key]
+        own = self.guard.own_requirement(primitive.kind, primitive.key, primitive.declaration)
+        if len(self._own) >= _CACHE_SIZE:
+            self._own.clear()  # keys follow what servers register, but templates and mounts can grow
+        self._own[key] = own
+        return own
+
+    def install_report(self) -> InstallReport:
+        """Resolve every registered primitive's requirement (one that cannot be computed stops start-up),
+        check that ``FASTMCP_SCOPES_TOOL_SCOPES`` names real tools, and list the undeclared primitives.
+
+        Raises:
+            ConfigurationError: an unresolvable declaration, or a tool scope for a tool the server lacks.
+        """
+        primitives = list(self.registry.primitives())
+        undeclared = [f"{p.kind}:{p.key}" for p in primitives if self.requirement(p) is None]
+        tools = sorted({p.key for p in primitives if p.kind == "tools"})
+        for name in self.guard.settings.tool_scopes:
+            if name not in tools:
+                close = get_close_matches(name, tools, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; the server's tools are {tools}"
+                raise ConfigurationError(f"FASTMCP_SCOPES_TOOL_SCOPES names {name!r}, which is not a tool{hint}")
+        if undeclared:
+            policy = "refused" if self.guard.settings.undeclared == "deny" else "allowed under the layered scopes"
+            logger.warning("fastmcp-scopes: no scopes declared for %s (%s)", ", ".join(undeclared), policy)
+        return InstallReport(undeclared=tuple(undeclared))
+
+    # -- deciding -----------------------------------------------------------------------------------
+
+    async def decide(self, operation: Operation, caller: Caller | None, *, transport: str | None = None) -> Decision:
+        """The decision for ``operation``, taken once: the one already handed on for this very request
+        (:meth:`handing`), or a new one, audited."""
+        handed = _handed.get()
+        if handed is not None:
+            decision, decided = handed
+            # The same request, read by another layer: its method, id (a server may hold it as a string),
+            # targets and arguments. A middleware in between that rewrote any of them gets a new decision.
+            if (
+                decided.method == operation.method
+                and str(decided.request_id) == str(operation.request_id)
+                and decided.targets == operation.targets
+                and decided.arguments == operation.arguments
+            ):
+                return decision
+        decision = await self._decide(operation, caller)
+        if self.guard.settings.audit:
+            audit.emit(decision, clock=self.clock, transport=transport)
+        return decision
+
+    @contextmanager
+    def handing(self, decision: Decision, operation: Operation) -> Iterator[None]:
+        """Hand ``decision`` to the server's own hook for the request it was taken on, and conceal what it
+        answers "not found"."""
+        reset = _handed.set((decision, operation))
+        try:
+            with concealing(decision, operation):
+                yield
+        finally:
+            _handed.reset(reset)
+
+    async def _decide(self, operation: Operation, caller: Caller | None) -> Decision:
+        guard = self.guard
+        request_id = operation.request_id
+        if not operation.known:
+            return guard.refuse("method_not_found", operation.method, caller=caller, request_id=request_id)
+        if operation.action != "call" or operation.kind is None:
+            return guard.decide(operation.method, caller=caller, request_id=request_id)
+        kind, name = operation.kind, operation.name
+        found: list[Primitive] = []
+        for target in operation.targets:
+            primitive = await self.registry.resolve(kind, target, operation)
+            if primitive is not None:
+                found.append(primitive)
+        try:
+            own = self._own_of(found)
+        except ConfigurationError:
+            logger.exception("fastmcp-scopes: the requirement of %s %r cannot be computed", kind[:-1], name)
+            return guard.refuse("invalid_params", operation.method, caller=caller, name=name, request_id=request_id)
+        known = len(found) == len(operation.targets)
+        if not known and operation.method in NOT_FOUND_REPLIES:
+            return guard.refuse("not_found", operation.method, caller=caller, name=name, request_id=request_id)
+        decision = guard.decide(
+            operation.method, caller=caller, name=name, own=own, known=known, kind=kind, request_id=request_id
+        )
+        per_call = [p.declaration for p in found if p.declaration is not None and p.declaration.per_call]
+        if not decision.allowed or not per_call or operation.method not in _PER_CALL_METHODS or own is None:
+            return decision
+        # Only now, with the static requirement met, is the caller's input analysed: off the event loop,
+        # so an expensive argument stalls no other request, and any failure is a refusal.
+        try:
+            own = await asyncio.to_thread(self._per_call, own, per_call, operation.arguments, kind, name)
+        except Exception:
+            logger.warning("fastmcp-scopes: no per-call requirement for %s %r", kind[:-1], name, exc_info=True)
+            return guard.refuse("invalid_params", operation.method, caller=caller, name=name, request_id=request_id)
+        return guard.decide(
+            operation.method, caller=caller, name=name, own=own, known=known, kind=kind, request_id=request_id
+        )
+
+    def _own_of(self, found: list[Primitive]) -> Requirement | None:
+        """The AND of every reached primitive's own requirement; ``None`` when one is undeclared and
+        undeclared primitives are refused, or when none declares anything."""
+        owns = [self.requirement(p) for p in found]
+        declared = [o for o in owns if o is not None]
+        if not declared or (len(declared) < len(owns) and self.guard.settings.undeclared == "deny"):
+            return None
+        own = declared[0]
+        for other in declared[1:]:
+            own = own.combine(other, cap=self.guard.settings.max_alternatives)
+        return own
+
+    def _per_call(
+        self,
+        own: Requirement,
+        declarations: list[ScopeDeclaration],
+        arguments: Mapping[str, Any],
+        kind: Kind,
+        name: str | None,
+    ) -> Requirement:
+        cap = self.guard.settings.max_alternatives
+        for declaration in declarations:
+            for compute in declaration.per_call:
+                own = own.combine(compute(arguments), cap=cap, where=f"{kind[:-1]} {name!r}")
+        return own
+
+    # -- listings -----------------------------------------------------------------------------------
+
+    def listed(
+        self, decision: Decision, items: Iterable[_T], primitive_of: Callable[[_T], Primitive | None]
+    ) -> list[tuple[_T, Requirement | None]]:
+        """The items of an allowed listing the caller may see, with their own requirements (for the
+        ``_meta`` annotation when everything is listed). An item that cannot be identified, or whose
+        requirement cannot be computed, is left out: fail closed."""
+        visible = self.guard.visibility(decision.method, decision.granted)
+        kept: list[tuple[_T, Requirement | None]] = []
+        for item in items:
+            primitive = primitive_of(item)
+            if primitive is None:
+                continue
+            try:
+                own = self.requirement(primitive)
+            except ConfigurationError:
+                logger.error("fastmcp-scopes: hiding %s %r: its requirement cannot be computed", *_named(primitive))
+                continue
+            if visible(own):
+                kept.append((item, own))
+        return kept
+
+
+def _named(primitive: Primitive) -> tuple[str, str]:
+    return primitive.kind[:-1], primitive.key
