@@ -111,8 +111,8 @@ def _graphql(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _server(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from fastmcp_scopes.adapters.mcpserver import ScopeMiddleware
-    from fastmcp_scopes.policy import ScopeGuard
+    from fastmcp_scopes.pipeline import Pipeline
+    from fastmcp_scopes.policy import ScopeGuard, adapter_for
 
     module_name, _, attribute = arguments.target.partition(":")
     if not module_name or not attribute:
@@ -125,10 +125,16 @@ def _server(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     guard = ScopeGuard()
     call_methods = {"tools": "tools/call", "prompts": "prompts/get", "resources": "resources/read"}
     rows: dict[str, dict[str, Any]] = {}
-    for kind, name, own in ScopeMiddleware(guard, server).primitives():
+    try:
+        registry = adapter_for(server).registry(server)
+    except TypeError as error:
+        raise ConfigurationError(str(error)) from None
+    pipeline = Pipeline(guard, registry)
+    for primitive in registry.primitives():
+        kind, own = primitive.kind, pipeline.requirement(primitive)
         layers = guard.layer_requirement(call_methods[kind])
         call = layers if own is None else layers.combine(own, cap=guard.settings.max_alternatives)
-        rows[f"{kind}:{name}"] = {
+        rows[f"{kind}:{primitive.key}"] = {
             "declared": own is not None,
             "own": own.to_json() if own is not None else None,
             "call": call.to_json(),

@@ -1,18 +1,19 @@
 """ASGI layer: 401 and 403 challenges before dispatch, and RFC 9728 protected resource metadata.
 
-:class:`ScopeChallengeMiddleware` sits in front of the SDK's streamable HTTP endpoint. For each
-request it
+:class:`ScopeChallengeMiddleware` wraps a server's own streamable HTTP app (its authentication, resource
+validation and ``required_scopes`` stay in place behind it). For each request to the MCP endpoint it
 
 1. authenticates the bearer token (RFC 6750 §2.1) and answers the three cases apart (§3.1): no
    credentials → 401 with a bare challenge naming the baseline scopes; a bad token → 401
    ``invalid_token``; a malformed ``Authorization`` header → 400 ``invalid_request``;
-2. for a POSTed JSON-RPC request, parses the body itself (size-capped, duplicate keys refused,
-   batches refused, ``Mcp-Method``/``Mcp-Name`` checked against the body) and asks the guard, so a
-   token that cannot satisfy the operation gets ``403`` + ``WWW-Authenticate: Bearer
-   error="insufficient_scope", scope="…"`` *before* the SDK commits a status or opens a stream. Standard
-   MCP clients step up on that header by themselves;
-3. passes everything else (GET, DELETE, notifications, allowed requests) on untouched, with the
-   verified identity where the SDK looks for it (``scope["user"]`` and its auth context).
+2. reads the operation (for a POST, from the size-capped body: duplicate keys, batches and
+   ``Mcp-Method``/``Mcp-Name`` headers that disagree with the body are refused) and has the server's
+   :class:`~fastmcp_scopes.pipeline.Pipeline` decide it, so a token that cannot satisfy it gets ``403`` +
+   ``WWW-Authenticate: Bearer error="insufficient_scope", scope="…"`` *before* the server commits a
+   status or opens a stream. Every request needs the connect layer: GET (the SSE stream), DELETE
+   (ending a session) and notifications too;
+3. passes allowed requests on with the decision handed to the server's own hook, and the verified
+   identity where the SDK looks for it (``scope["user"]`` and its auth context).
 
 It serves ``/.well-known/oauth-protected-resource{path}`` itself, so ``resource`` is exactly the
 configured URL and ``scopes_supported`` exactly the baseline.
@@ -23,9 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from contextvars import ContextVar
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,43 +32,24 @@ from urllib.parse import urlsplit
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken, TokenVerifier
-from mcp_types import HEADER_MISMATCH, INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR
 from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fastmcp_scopes import audit
 from fastmcp_scopes._json import loads_unique_names
+from fastmcp_scopes.answer import Answer
 from fastmcp_scopes.challenge import BearerChallenge
 from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
-from fastmcp_scopes.policy import METHODS, NAME_PARAMS, Caller, Decision, ScopeGuard
-from fastmcp_scopes.requirements import Requirement
-from fastmcp_scopes.settings import Kind
+from fastmcp_scopes.operation import PARSE_ERROR, InvalidOperationError, Operation
+from fastmcp_scopes.pipeline import Pipeline
+from fastmcp_scopes.policy import Caller
+from fastmcp_scopes.tokens import JWTVerifier
 
-__all__ = ["ProtectedResource", "Resolver", "ScopeChallengeMiddleware", "caller_from_token", "decided"]
+__all__ = ["ProtectedResource", "ScopeChallengeMiddleware", "caller_from_token", "protect"]
 
 logger = logging.getLogger("fastmcp_scopes")
 
-Resolver = Callable[[Kind, str, Mapping[str, Any]], Awaitable[tuple[bool, Requirement | None]]]
-"""``(kind, name, params) -> (known, own requirement)`` for the primitive a call names, given the call's
-``params`` (with its ``arguments``); raises ``ConfigurationError`` when they yield no requirement.
-Asynchronous, because some servers look their primitives up asynchronously."""
-
-
-_decided: ContextVar[tuple[Decision, Any] | None] = ContextVar("fastmcp_scopes_decided", default=None)
-
-
-def decided(method: str, request_id: str | int | None, params: Mapping[str, Any] | None) -> Decision | None:
-    """The decision this layer already took for the request being handled, so that a server's own
-    middleware need not take it again; ``None`` unless ``method``, ``request_id`` and ``params`` are
-    exactly what was decided (a middleware in between may have rewritten them)."""
-    handed = _decided.get()
-    if handed is None:
-        return None
-    decision, decided_params = handed
-    if decision.method != method or decision.request_id != request_id or decided_params != (params or None):
-        return None
-    return decision
+_TRANSPORT = "streamable-http"
 
 
 def caller_from_token(token: AccessToken) -> Caller:
@@ -122,47 +102,38 @@ class ProtectedResource:
         return document
 
 
-class _Refusal(Exception):
-    """An answer decided while reading a request: status, JSON body, extra headers."""
+class _Refused(Exception):
+    """An answer decided while reading a request."""
 
-    def __init__(self, status: int, body: dict[str, Any], headers: Sequence[tuple[str, str]] = ()) -> None:
-        self.status = status
-        self.body = body
-        self.headers = headers
-
-
-def _jsonrpc_error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if data is not None:
-        error["data"] = data
-    return {"jsonrpc": "2.0", "id": request_id, "error": error}
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
 
 
 class ScopeChallengeMiddleware:
-    """ASGI middleware in front of an MCP streamable HTTP endpoint. See the module docstring."""
+    """ASGI middleware around an MCP streamable HTTP app. See the module docstring."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        guard: ScopeGuard,
-        resolve: Resolver,
+        pipeline: Pipeline,
         verifier: TokenVerifier,
         resource: ProtectedResource,
         mcp_path: str = "/mcp",
+        resource_indicator: str | None = None,
         max_body_bytes: int | None = None,
-        conceal: Callable[[str], AbstractContextManager[None]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
-        self.guard = guard
-        self.resolve = resolve
+        self.pipeline = pipeline
         self.verifier = verifier
         self.resource = resource
         self.mcp_path = mcp_path.rstrip("/") or "/"
-        self.max_body_bytes = max_body_bytes if max_body_bytes is not None else guard.settings.max_body_bytes
-        self.conceal = conceal
-        """Hides a primitive from the server's own lookups for the rest of a request answered "not found"."""
+        self.resource_indicator = resource_indicator.removesuffix("/") if resource_indicator else None
+        """When set, only tokens issued for this resource (RFC 8707 ``AccessToken.resource``) are accepted,
+        as the server's own ``validate_token_resource`` requires."""
+        settings = pipeline.guard.settings
+        self.max_body_bytes = max_body_bytes if max_body_bytes is not None else settings.max_body_bytes
         self.clock = clock
         self._metadata = json.dumps(resource.document()).encode()
 
@@ -176,52 +147,56 @@ class ScopeChallengeMiddleware:
             path = path[len(root_path) :]  # mounted under a prefix: routes match below it
         path = path.rstrip("/") or "/"
         if path == self.resource.metadata_path and scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self._send(send, 200, self._metadata, [("access-control-allow-origin", "*")])
+            await _send(send, 200, self._metadata, [("access-control-allow-origin", "*")])
             return
         if path != self.mcp_path:
             await self.app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
         try:
-            token = await self._authenticate(Headers(scope=scope))
-        except _Refusal as refusal:
-            await self._refuse(send, refusal)
+            token = await self._authenticate(headers)
+            body = await self._read_body(headers, receive) if scope["method"] == "POST" else None
+            operation = _operation(scope["method"], body, headers)
+        except _Refused as refused:
+            await _answer(send, refused.answer)
+            return
+        caller = caller_from_token(token)
+        decision = await self.pipeline.decide(operation, caller, transport=_TRANSPORT)
+        if not decision.allowed and decision.outcome != "not_found":  # the server answers "not found" itself
+            await _answer(send, Answer.of(decision, resource_metadata=self.resource.metadata_url))
             return
         user = AuthenticatedUser(token)
         scope = {**scope, "user": user, "auth": AuthCredentials(token.scopes)}
         reset = auth_context_var.set(user)
         try:
-            if scope["method"] == "POST":
-                await self._post(scope, receive, send, caller_from_token(token))
-            else:
-                await self.app(scope, receive, send)
+            with self.pipeline.handing(decision, operation):
+                await self.app(scope, _replay(body, receive) if body is not None else receive, send)
         finally:
             auth_context_var.reset(reset)
 
     # -- authentication -----------------------------------------------------------------------------
 
     async def _authenticate(self, headers: Headers) -> AccessToken:
+        metadata = self.resource.metadata_url
         values = headers.getlist("authorization")
         if not values:
-            raise self._unauthorized()
+            raise _Refused(Answer.unauthorized(resource_metadata=metadata, scope=self.resource.scopes_supported))
         if len(values) > 1:
-            raise self._bad_request("Send exactly one Authorization header")
+            raise _Refused(Answer.invalid_request("Send exactly one Authorization header", resource_metadata=metadata))
         scheme, _, credentials = values[0].strip().partition(" ")
         if scheme.lower() != "bearer":
-            raise self._unauthorized()  # §3.1: no bearer credentials at all, so no error code
+            # §3.1: no bearer credentials at all, so no error code
+            raise _Refused(Answer.unauthorized(resource_metadata=metadata, scope=self.resource.scopes_supported))
         try:
-            return await self._verify(credentials)
+            token = await self._verify(credentials)
+            if self.resource_indicator is not None:
+                issued_for = getattr(token, "resource", None)
+                if not isinstance(issued_for, str) or issued_for.removesuffix("/") != self.resource_indicator:
+                    raise InvalidTokenError(detail=f"issued for {issued_for!r}, not {self.resource_indicator!r}")
         except InvalidTokenError as err:
             logger.info("fastmcp-scopes: bearer token refused: %s", err.detail or err.description)
-            challenge = BearerChallenge(
-                error="invalid_token",
-                error_description=err.description,
-                resource_metadata=self.resource.metadata_url,
-            )
-            raise _Refusal(
-                401,
-                {"error": "invalid_token", "error_description": err.description},
-                [("www-authenticate", challenge.render())],
-            ) from None
+            raise _Refused(Answer.invalid_token(err.description, resource_metadata=metadata)) from None
+        return token
 
     async def _verify(self, credentials: str) -> AccessToken:
         verify = getattr(self.verifier, "verify", None)
@@ -235,56 +210,10 @@ class ScopeChallengeMiddleware:
             raise InvalidTokenError("The access token expired")
         return found
 
-    def _unauthorized(self) -> _Refusal:
-        challenge = BearerChallenge(
-            resource_metadata=self.resource.metadata_url, scope=tuple(self.guard.settings.scopes_supported)
-        )
-        body = {"error": "unauthorized", "error_description": "An access token is required"}
-        return _Refusal(401, body, [("www-authenticate", challenge.render())])
-
-    def _bad_request(self, description: str) -> _Refusal:
-        challenge = BearerChallenge(
-            error="invalid_request", error_description=description, resource_metadata=self.resource.metadata_url
-        )
-        body = {"error": "invalid_request", "error_description": description}
-        return _Refusal(400, body, [("www-authenticate", challenge.render())])
-
     # -- the JSON-RPC body --------------------------------------------------------------------------
 
-    async def _post(self, scope: Scope, receive: Receive, send: Send, caller: Caller) -> None:
-        headers = Headers(scope=scope)
-        try:
-            body = await self._read_body(headers, receive)
-            decided_here = await self._decide(headers, body, caller)
-        except _Refusal as refusal:
-            await self._refuse(send, refusal)
-            return
-        decision = decided_here[0] if decided_here is not None else None
-        if decision is not None and decision.outcome == "insufficient_scope":
-            if self.guard.settings.audit:
-                audit.emit(decision, clock=self.clock, transport="streamable-http")
-            challenge = decision.challenge(resource_metadata=self.resource.metadata_url)
-            answer = {"jsonrpc": "2.0", "id": decision.request_id, "error": decision.jsonrpc_error()}
-            await self._refuse(send, _Refusal(403, answer, [("www-authenticate", challenge.render())]))
-            return
-        # Allowed, or to be answered "not found" by the SDK itself: replay the body we read, handing the
-        # decision on so that the server's own middleware does not take it a second time.
-        reset = _decided.set(decided_here)
-        try:
-            if decision is not None and decision.outcome == "not_found" and decision.name and self.conceal:
-                # Hidden from the SDK's pre-dispatch checks too (Mcp-Param-* headers are validated against
-                # the tool's schema there), so nothing in the answer tells a hidden tool from a missing one.
-                with self.conceal(decision.name):
-                    await self.app(scope, _replay(body, receive), send)
-            else:
-                await self.app(scope, _replay(body, receive), send)
-        finally:
-            _decided.reset(reset)
-
     async def _read_body(self, headers: Headers, receive: Receive) -> bytes:
-        too_large = _Refusal(
-            413, _jsonrpc_error(None, INVALID_REQUEST, f"Request body exceeds {self.max_body_bytes} bytes")
-        )
+        too_large = _Refused(Answer.too_large(self.max_body_bytes))
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise too_large
@@ -293,7 +222,7 @@ class ScopeChallengeMiddleware:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise _Refusal(400, _jsonrpc_error(None, INVALID_REQUEST, "Client disconnected"))
+                raise _Refused(Answer.invalid(InvalidOperationError(-32600, "Client disconnected")))
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
@@ -302,65 +231,74 @@ class ScopeChallengeMiddleware:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _decide(self, headers: Headers, body: bytes, caller: Caller) -> tuple[Decision, Any] | None:
-        """The decision for a JSON-RPC request, with the ``params`` it was taken on (``None`` for a
-        notification or a response, which carry no operation)."""
-        try:
-            message = loads_unique_names(body)
-        except (ValueError, RecursionError):
-            raise _Refusal(400, _jsonrpc_error(None, PARSE_ERROR, "Parse error")) from None
-        if isinstance(message, list):
-            # JSON-RPC batching left MCP in 2025-06-18; one element could hide behind another.
-            raise _Refusal(400, _jsonrpc_error(None, INVALID_REQUEST, "Batches are not accepted"))
-        if not isinstance(message, dict):
-            raise _Refusal(400, _jsonrpc_error(None, INVALID_REQUEST, "Invalid request"))
-        method = message.get("method")
-        request_id = message.get("id")
-        header_method = headers.get("mcp-method")
-        if header_method is not None and header_method != method:
-            raise _Refusal(400, _jsonrpc_error(request_id, HEADER_MISMATCH, "Mcp-Method does not match the body"))
-        if not isinstance(method, str) or "id" not in message:
-            return None  # a notification or a response: no operation to authorize
-        if not isinstance(request_id, str | int) or isinstance(request_id, bool):
-            raise _Refusal(400, _jsonrpc_error(None, INVALID_REQUEST, "Invalid request id"))
-        params = message.get("params")
-        if params is not None and not isinstance(params, dict):
-            raise _Refusal(400, _jsonrpc_error(request_id, INVALID_PARAMS, "Invalid request parameters"))
-        entry = METHODS.get(method)
-        if entry is None or entry[0] == "list":
-            return self.guard.decide(method, caller=caller, request_id=request_id), params or None
-        name = (params or {}).get(NAME_PARAMS[method])
-        if not isinstance(name, str):
-            raise _Refusal(400, _jsonrpc_error(request_id, INVALID_PARAMS, "Invalid request parameters"))
-        header_name = headers.get("mcp-name")
-        if header_name is not None and header_name != name:
-            raise _Refusal(400, _jsonrpc_error(request_id, HEADER_MISMATCH, "Mcp-Name does not match the body"))
-        arguments = (params or {}).get("arguments") or {}
-        if not isinstance(arguments, dict):
-            raise _Refusal(400, _jsonrpc_error(request_id, INVALID_PARAMS, "Invalid request parameters"))
-        try:
-            known, own = await self.resolve(entry[1], name, params or {})
-        except ConfigurationError:
-            message = "Invalid arguments: no scope requirement can be computed"
-            raise _Refusal(400, _jsonrpc_error(request_id, INVALID_PARAMS, message)) from None
-        decision = self.guard.decide(method, caller=caller, name=name, own=own, known=known, request_id=request_id)
-        return decision, params or None
 
-    # -- answers ------------------------------------------------------------------------------------
+def _operation(verb: str, body: bytes | None, headers: Headers) -> Operation:
+    """The operation of an HTTP request: a POST's JSON-RPC message; for any other verb (GET opens the
+    SSE stream, DELETE ends a session), a request that reaches no primitive, named by its verb.
 
-    async def _refuse(self, send: Send, refusal: _Refusal) -> None:
-        await self._send(send, refusal.status, json.dumps(refusal.body).encode(), refusal.headers)
+    Raises:
+        _Refused: a body that is not one JSON-RPC message, or headers that disagree with it.
+    """
+    if body is None:
+        return Operation(verb, None, None, None, protocol_version=headers.get("mcp-protocol-version"))
+    try:
+        message = loads_unique_names(body)
+    except (ValueError, RecursionError):
+        raise _Refused(Answer.invalid(InvalidOperationError(PARSE_ERROR, "Parse error"))) from None
+    try:
+        return Operation.from_message(message, headers)
+    except InvalidOperationError as err:
+        raise _Refused(Answer.invalid(err)) from None
 
-    @staticmethod
-    async def _send(send: Send, status: int, body: bytes, headers: Sequence[tuple[str, str]] = ()) -> None:
-        raw = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-store"),
-            *((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": body})
+
+async def _answer(send: Send, answer: Answer) -> None:
+    await _send(send, answer.status, answer.encoded(), answer.headers)
+
+
+async def _send(send: Send, status: int, body: bytes, headers: Sequence[tuple[str, str]] = ()) -> None:
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def protect(
+    pipeline: Pipeline,
+    *,
+    mcp_path: str,
+    verifier: TokenVerifier | None,
+    resource_url: str | None,
+    authorization_servers: Sequence[str] = (),
+    resource_indicator: str | None = None,
+    server_hint: str,
+) -> dict[str, Any]:
+    """The options of :class:`ScopeChallengeMiddleware` for one server: its own verifier and resource URL
+    where it has them, else those ``FASTMCP_SCOPES_*`` describes. ``server_hint`` names the server's own
+    way to configure authentication, for the error.
+
+    Raises:
+        ConfigurationError: nothing to verify tokens with, or no resource URL (fail closed).
+    """
+    s = pipeline.guard.settings
+    resource_url = s.resource_url or resource_url
+    if resource_url is None:
+        raise ConfigurationError(
+            f"serving over HTTP needs the canonical server URL: set FASTMCP_SCOPES_RESOURCE_URL (or {server_hint})"
+        )
+    if verifier is None:
+        verifier = JWTVerifier.from_settings(s, resource_url=resource_url, server_hint=server_hint)
+    servers = list(s.authorization_servers or authorization_servers or ([s.issuer] if s.issuer else []))
+    return {
+        "pipeline": pipeline,
+        "verifier": verifier,
+        "resource": ProtectedResource(resource_url, servers, s.scopes_supported),
+        "mcp_path": mcp_path,
+        "resource_indicator": resource_indicator,
+    }
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

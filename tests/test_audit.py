@@ -112,6 +112,7 @@ async def test_listings_and_the_handshake_are_audited_too(caplog: pytest.LogCapt
 
     assert [(r.audit["method"], r.audit["outcome"]) for r in audit_records(caplog)] == [  # type: ignore[attr-defined]
         ("initialize", "allow"),
+        ("notifications/initialized", "allow"),  # notifications need the connect layer too
         ("tools/list", "allow"),
     ]
 

@@ -1,57 +1,149 @@
-"""Adapter for the MCP Python SDK 2.x ``MCPServer``: a ``ServerMiddleware`` around every request.
+"""Adapter for the MCP Python SDK 2.x ``MCPServer``: how it finds its primitives, and where to hook.
 
-Framework request in, core decision out, rendered as the SDK would render an error. Listings are
-filtered after the SDK builds them (results keep ``cacheScope: "private"``: they vary by token);
-calls are refused before params validation, lookup or the handler run.
+- **Registry**: the server's tool, prompt and resource managers, resolved as they resolve (a URI: concrete
+  resources first, then templates in registration order).
+- **Hook**: a ``ServerMiddleware`` around every request (``initialize`` and notifications included) that has
+  the pipeline decide it, refuses with the SDK's own ``MCPError``, filters listings after the SDK builds them.
+- **HTTP**: ``server.streamable_http_app()`` (and so ``server.run("streamable-http")``) returns the SDK's own
+  app, its authentication intact, wrapped in :class:`~fastmcp_scopes.http.ScopeChallengeMiddleware`.
 """
 
 from __future__ import annotations
 
-import contextvars
-import logging
-import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import TokenVerifier
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.server.mcpserver.resources.templates import ResourceSecurityError
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS
+from mcp_types import CompleteRequestParams, CompleteResult, Completion, PromptReference
 from starlette.applications import Starlette
 
-from fastmcp_scopes import audit
-from fastmcp_scopes.adapters import META_KEY, InstallReport, annotated_meta, report_undeclared, with_per_call
-from fastmcp_scopes.decorators import ScopeDeclaration, declaration_of
-from fastmcp_scopes.errors import ConfigurationError
-from fastmcp_scopes.http import ProtectedResource, ScopeChallengeMiddleware, caller_from_token, decided
-from fastmcp_scopes.policy import METHODS, NAME_PARAMS, Caller, Decision, ScopeGuard
-from fastmcp_scopes.requirements import Requirement
+from fastmcp_scopes.adapters import META_KEY, annotated_meta, private
+from fastmcp_scopes.decorators import declaration_of
+from fastmcp_scopes.http import ScopeChallengeMiddleware, caller_from_token, protect
+from fastmcp_scopes.operation import METHODS, NOT_FOUND_REPLIES, InvalidOperationError, Operation
+from fastmcp_scopes.pipeline import InstallReport, Pipeline, Primitive, concealed, concealing
+from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
 from fastmcp_scopes.settings import Kind
-from fastmcp_scopes.tokens import JWTVerifier
 
-__all__ = ["META_KEY", "InstallReport", "ScopeMiddleware", "install"]
+__all__ = ["DESCRIPTION", "META_KEY", "accepts", "install", "registry"]
 
-logger = logging.getLogger("fastmcp_scopes")
+DESCRIPTION = "mcp.server.mcpserver.MCPServer (MCP SDK 2.x)"
 
-_LIST_KEYS: Mapping[str, str] = {
-    "tools/list": "tools",
-    "prompts/list": "prompts",
-    "resources/list": "resources",
-    "resources/templates/list": "resourceTemplates",
+_LISTED: Mapping[str, tuple[str, str]] = {
+    "tools/list": ("tools", "name"),
+    "prompts/list": ("prompts", "name"),
+    "resources/list": ("resources", "uri"),
+    "resources/templates/list": ("resourceTemplates", "uriTemplate"),
 }
-
-# Names hidden from the SDK's own lookups for the current request only, so that a hidden primitive
-# gets the SDK's own "unknown" answer, envelope and all, instead of an imitation of it.
-_masked: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("fastmcp_scopes_masked", default=frozenset())
+"""Each listing's result member, and the member of an item that names it."""
 
 
-def _current_caller(ctx: ServerRequestContext[Any, Any]) -> Caller | None:
+class _Registry:
+    """The SDK's managers, read as the SDK reads them (their lookups as they were before concealing)."""
+
+    def __init__(self, server: MCPServer[Any]) -> None:
+        self._tools = server._tool_manager
+        self._prompts = server._prompt_manager
+        self._resources = server._resource_manager
+        self._lowlevel = server._lowlevel_server
+        self._get_tool = self._tools.get_tool
+        self._get_prompt = self._prompts.get_prompt
+
+    def primitives(self) -> Iterator[Primitive]:
+        for tool in self._tools.list_tools():
+            yield Primitive("tools", tool.name, declaration_of(tool.fn))
+        for prompt in self._prompts.list_prompts():
+            yield Primitive("prompts", prompt.name, declaration_of(prompt.fn))
+        for resource in self._resources.list_resources():
+            yield Primitive("resources", str(resource.uri), declaration_of(getattr(resource, "fn", None) or resource))
+        for template in self._resources.list_templates():
+            yield Primitive("resources", template.uri_template, declaration_of(template.fn))
+
+    def identified(self, kind: Kind, key: str) -> Primitive | None:
+        """The primitive whose identity is ``key``: a name, a resource's URI, or a template's URI template."""
+        fn: object | None = None
+        if kind == "tools":
+            tool = self._get_tool(key)
+            fn = tool.fn if tool is not None else None
+        elif kind == "prompts":
+            prompt = self._get_prompt(key)
+            fn = prompt.fn if prompt is not None else None
+        elif (resource := self._resources._resources.get(key)) is not None:
+            fn = getattr(resource, "fn", None) or resource
+        elif (template := self._resources._templates.get(key)) is not None:
+            fn = template.fn
+        return Primitive(kind, key, declaration_of(fn)) if fn is not None else None
+
+    async def resolve(self, kind: Kind, target: str, operation: Operation) -> Primitive | None:
+        if kind != "resources" or operation.method == "completion/complete":
+            return self.identified(kind, target)
+        # As ResourceManager.get_resource: a concrete resource, else the first template that matches.
+        if target in self._resources._resources:
+            return self.identified(kind, target)
+        for template in self._resources._templates.values():
+            try:
+                matched = template.matches(target)
+            except ResourceSecurityError:
+                return None
+            if matched is not None:
+                return Primitive(kind, template.uri_template, declaration_of(template.fn))
+        return None
+
+    def conceal(self) -> None:
+        """Make the SDK's own lookups answer "not found" for what the pipeline conceals."""
+        get_tool, get_prompt, get_resource = self._get_tool, self._get_prompt, self._resources.get_resource
+
+        def tool(name: str) -> Any:
+            return None if concealed("tools", name) else get_tool(name)
+
+        def prompt(name: str) -> Any:
+            return None if concealed("prompts", name) else get_prompt(name)
+
+        async def resource(uri: Any, context: Any) -> Any:
+            if concealed("resources", str(uri)):
+                raise ResourceNotFoundError(f"Unknown resource: {uri}")
+            return await get_resource(uri, context)
+
+        lowlevel = self._lowlevel
+        add_request_handler = lowlevel.add_request_handler
+
+        def add(method: str, params_type: Any, handler: Any) -> None:
+            add_request_handler(
+                method, params_type, _concealing_completions(handler) if method == _COMPLETE else handler
+            )
+
+        if (entry := lowlevel._request_handlers.get(_COMPLETE)) is not None:
+            add(_COMPLETE, entry.params_type, entry.handler)
+        lowlevel.add_request_handler = add  # type: ignore[method-assign]
+        self._tools.get_tool = tool  # type: ignore[method-assign]
+        self._prompts.get_prompt = prompt  # type: ignore[method-assign]
+        self._resources.get_resource = resource  # type: ignore[method-assign]
+
+
+_COMPLETE = "completion/complete"
+
+
+def _concealing_completions(handler: Any) -> Any:
+    """The server's completion handler, answering as for a ref it does not know (an empty completion, in the
+    envelope the SDK gives it) when the ref is concealed: one handler answers every ref, looking nothing up."""
+
+    async def complete(ctx: Any, params: CompleteRequestParams) -> Any:
+        ref = params.ref
+        kind: Kind = "prompts" if isinstance(ref, PromptReference) else "resources"
+        if concealed(kind, ref.name if isinstance(ref, PromptReference) else ref.uri):
+            return CompleteResult(completion=Completion(values=[]))
+        return await handler(ctx, params)
+
+    return complete
+
+
+def _caller(ctx: ServerRequestContext[Any, Any]) -> Caller | None:
     token = get_access_token()
     if token is None:
         user = getattr(ctx.request, "user", None) if ctx.request is not None else None
@@ -60,269 +152,97 @@ def _current_caller(ctx: ServerRequestContext[Any, Any]) -> Caller | None:
     return caller_from_token(token) if token is not None else None
 
 
-class _Registry:
-    """Reads what the server has registered: the one place that knows the SDK's managers."""
+class _Hook:
+    """The ``ServerMiddleware`` that has the pipeline decide every request of one ``MCPServer``."""
 
-    def __init__(self, server: MCPServer[Any]) -> None:
-        self._tools = server._tool_manager
-        self._prompts = server._prompt_manager
-        self._resources = server._resource_manager
-
-    def function(self, kind: Kind, name: str) -> object | None:
-        if kind == "tools":
-            tool = self._tools.get_tool(name)
-            return tool.fn if tool is not None else None
-        if kind == "prompts":
-            prompt = self._prompts.get_prompt(name)
-            return prompt.fn if prompt is not None else None
-        resource = self._resources._resources.get(name)
-        if resource is not None:
-            return getattr(resource, "fn", None) or resource
-        template = self._resources._templates.get(name)
-        if template is not None:
-            return template.fn
-        for template in self._resources._templates.values():
-            try:
-                matched = template.matches(name)
-            except ResourceSecurityError:
-                return None
-            if matched is not None:
-                return template.fn
-        return None
-
-    def names(self) -> Iterator[tuple[Kind, str]]:
-        for tool in self._tools.list_tools():
-            yield "tools", tool.name
-        for prompt in self._prompts.list_prompts():
-            yield "prompts", prompt.name
-        for resource in self._resources.list_resources():
-            yield "resources", str(resource.uri)
-        for template in self._resources.list_templates():
-            yield "resources", template.uri_template
-
-    def mask(self) -> None:
-        """Make the SDK's lookups honour ``_masked`` (see its comment)."""
-        tools, prompts, resources = self._tools, self._prompts, self._resources
-        get_tool, get_prompt, get_resource = tools.get_tool, prompts.get_prompt, resources.get_resource
-
-        def masked_tool(name: str) -> Any:
-            return None if name in _masked.get() else get_tool(name)
-
-        def masked_prompt(name: str) -> Any:
-            return None if name in _masked.get() else get_prompt(name)
-
-        async def masked_resource(uri: Any, context: Any) -> Any:
-            if str(uri) in _masked.get():
-                raise ResourceNotFoundError(f"Unknown resource: {uri}")
-            return await get_resource(uri, context)
-
-        tools.get_tool = masked_tool  # type: ignore[method-assign]
-        prompts.get_prompt = masked_prompt  # type: ignore[method-assign]
-        resources.get_resource = masked_resource  # type: ignore[method-assign]
-
-
-@contextmanager
-def _masking(name: str) -> Iterator[None]:
-    reset = _masked.set(_masked.get() | {name})
-    try:
-        yield
-    finally:
-        _masked.reset(reset)
-
-
-class ScopeMiddleware:
-    """The ``ServerMiddleware`` that enforces a :class:`ScopeGuard` on one ``MCPServer``."""
-
-    def __init__(self, guard: ScopeGuard, server: MCPServer[Any], *, clock: Callable[[], float] = time.time) -> None:
-        self.guard = guard
-        self._registry = _Registry(server)
-        self._cache: dict[tuple[Kind, str], tuple[ScopeDeclaration | None, Requirement | None]] = {}
-        self._clock = clock
-
-    def primitives(self) -> Iterator[tuple[Kind, str, Requirement | None]]:
-        """Every registered primitive with its own requirement (``None``: undeclared), resolving each
-        declaration: a requirement that cannot be computed raises here, at start-up."""
-        for kind, name in self._registry.names():
-            yield kind, name, self.requirement(kind, name)[1]
-
-    def requirement(self, kind: Kind, name: str) -> tuple[bool, Requirement | None]:
-        """``(known, own requirement)`` of a registered primitive, cached per declaration object."""
-        known, _, own = self._lookup(kind, name)
-        return known, own
-
-    def call_requirement(self, kind: Kind, name: str, arguments: Mapping[str, Any]) -> tuple[bool, Requirement | None]:
-        """Like :meth:`requirement`, ANDed with what the declaration computes from the call's arguments.
-
-        Raises:
-            ConfigurationError: arguments from which no requirement can be computed.
-        """
-        known, declaration, own = self._lookup(kind, name)
-        return known, with_per_call(self.guard, kind, name, declaration, own, arguments)
-
-    async def resolve(self, kind: Kind, name: str, params: Mapping[str, Any]) -> tuple[bool, Requirement | None]:
-        """:meth:`call_requirement` for the HTTP layer, which hands over the call's whole ``params``."""
-        arguments = params.get("arguments") or {}
-        return self.call_requirement(kind, name, arguments if isinstance(arguments, Mapping) else {})
-
-    def _lookup(self, kind: Kind, name: str) -> tuple[bool, ScopeDeclaration | None, Requirement | None]:
-        fn = self._registry.function(kind, name)
-        if fn is None:
-            return False, None, None
-        declaration = declaration_of(fn)
-        cached = self._cache.get((kind, name))
-        if cached is not None and cached[0] is declaration:
-            return True, declaration, cached[1]
-        own = self.guard.own_requirement(kind, name, declaration)
-        self._cache[(kind, name)] = (declaration, own)
-        return True, declaration, own
+    def __init__(self, pipeline: Pipeline, registry: _Registry) -> None:
+        self.pipeline = pipeline
+        self.registry = registry
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.request_id is None:
-            return await call_next(ctx)  # notifications carry no operation to authorize
-        method = ctx.method
-        entry = METHODS.get(method)
-        decision = decided(method, ctx.request_id, ctx.params)  # taken already, before dispatch, over HTTP
-        if entry is None or entry[0] == "list":
-            if decision is None:
-                decision = self.guard.decide(method, caller=_current_caller(ctx), request_id=ctx.request_id)
-            self._refuse_unless_allowed(decision)
-            result = await call_next(ctx)
-            return self._filter(method, result, decision) if entry is not None else result
-        if decision is None:
-            decision = self._decide_call(ctx, entry[1])
-        if decision.outcome == "not_found" and decision.name is not None:
-            self._audit(decision)
-            with _masking(decision.name):
-                return await call_next(ctx)
-        self._refuse_unless_allowed(decision)
-        return _private(await call_next(ctx))
-
-    def _decide_call(self, ctx: ServerRequestContext[Any, Any], kind: Kind) -> Decision:
-        method = ctx.method
-        params = ctx.params or {}
-        name = params.get(NAME_PARAMS[method])
-        arguments = params.get("arguments") or {}
-        if not isinstance(name, str) or not isinstance(arguments, Mapping):
-            raise MCPError(code=INVALID_PARAMS, message="Invalid request parameters", data="")
         try:
-            known, own = self.call_requirement(kind, name, arguments)
-        except ConfigurationError:
-            # Fixed text: the reason may describe a schema the caller is not allowed to see.
-            raise MCPError(
-                code=INVALID_PARAMS, message="Invalid arguments: no scope requirement can be computed"
-            ) from None
-        caller = _current_caller(ctx)
-        return self.guard.decide(method, caller=caller, name=name, own=own, known=known, request_id=ctx.request_id)
-
-    def _audit(self, decision: Decision) -> None:
-        if self.guard.settings.audit:
-            audit.emit(decision, clock=self._clock)
-
-    def _refuse_unless_allowed(self, decision: Decision) -> None:
-        self._audit(decision)
-        if decision.allowed:
-            return
-        raise MCPError(**decision.jsonrpc_error())
+            operation = Operation.of(ctx.method, ctx.params, ctx.request_id)
+        except InvalidOperationError as err:
+            raise MCPError(code=err.code, message=err.message) from None
+        decision = await self.pipeline.decide(operation, _caller(ctx))
+        if operation.is_notification:
+            return await call_next(ctx) if decision.allowed else None
+        if decision.outcome == "not_found":
+            member, value = NOT_FOUND_REPLIES.get(operation.method, ("result", {}))
+            if member == "error":
+                raise MCPError(**value)
+            with concealing(decision, operation):
+                return await call_next(ctx)
+        if not decision.allowed:
+            raise MCPError(**decision.jsonrpc_error())
+        result = await call_next(ctx)
+        if operation.action == "list":
+            return private(self._filter(operation.method, result, decision))
+        return private(result) if operation.action == "call" else result
 
     def _filter(self, method: str, result: HandlerResult, decision: Decision) -> HandlerResult:
-        if not isinstance(result, dict):
+        if not isinstance(result, dict) or not isinstance(result.get(_LISTED[method][0]), list):
             return result
-        key = _LIST_KEYS[method]
-        items = result.get(key)
-        if not isinstance(items, list):
-            return result
-        _, kind = METHODS[method]
-        id_key = "name" if kind != "resources" else ("uriTemplate" if key == "resourceTemplates" else "uri")
-        kept: list[Any] = []
-        annotate = not self.guard.settings.hide_unauthorized
-        visible = self.guard.visibility(method, decision.granted)
-        for item in items:
-            name = item.get(id_key) if isinstance(item, dict) else None
-            if not isinstance(name, str):
-                continue  # fail closed on anything we cannot identify
-            known, own = self.requirement(kind, name)
-            if not known or not visible(own):
-                continue
-            if annotate and own is not None:
-                item = {**item, "_meta": annotated_meta(own, item.get("_meta"))}
-            kept.append(item)
-        return _private({**result, key: kept})
+        member, id_key = _LISTED[method]
+        kind = METHODS[method].kind
+        assert kind is not None
+
+        def primitive_of(item: Any) -> Primitive | None:
+            key = item.get(id_key) if isinstance(item, dict) else None
+            return self.registry.identified(kind, key) if isinstance(key, str) else None
+
+        annotate = not self.pipeline.guard.settings.hide_unauthorized
+        kept = [
+            {**item, "_meta": annotated_meta(own, item.get("_meta"))} if annotate and own is not None else item
+            for item, own in self.pipeline.listed(decision, result[member], primitive_of)
+        ]
+        return {**result, member: kept}
 
 
-def _private(result: HandlerResult) -> HandlerResult:
-    """A guarded result varies by token: a cache may reuse it only within the same authorization."""
-    if isinstance(result, dict) and result.get("cacheScope", "private") != "private":
-        return {**result, "cacheScope": "private"}
-    return result
+def accepts(server: object) -> bool:
+    return isinstance(server, MCPServer)
 
 
-def install(guard: ScopeGuard, server: Any) -> InstallReport:
+def registry(server: Any) -> _Registry:
+    return _Registry(server)
+
+
+def install(guard: ScopeGuard, server: MCPServer[Any]) -> InstallReport:
     """Install ``guard`` on an ``MCPServer``. See :meth:`ScopeGuard.install`."""
-    if not isinstance(server, MCPServer):
-        raise TypeError(
-            "install() supports mcp.server.mcpserver.MCPServer and fastmcp.FastMCP servers, "
-            f"got {type(server).__name__}"
-        )
-    if any(isinstance(m, ScopeMiddleware) for m in server.middleware):
+    if any(isinstance(m, _Hook) for m in server.middleware):
         raise RuntimeError("a ScopeGuard is already installed on this server")
-    middleware = ScopeMiddleware(guard, server)
-    undeclared = [f"{kind}:{name}" for kind, name, own in middleware.primitives() if own is None]
-    middleware._registry.mask()
-    server.middleware.append(middleware)
-    _guard_http(guard, server, middleware)
-    return report_undeclared(guard, undeclared)
+    auth = server.settings.auth
+    if auth is not None and auth.required_scopes:
+        guard.require_for_every_request(auth.required_scopes)
+    found = _Registry(server)
+    pipeline = Pipeline(guard, found)
+    report = pipeline.install_report()
+    found.conceal()
+    server.middleware.append(_Hook(pipeline, found))
+    server.streamable_http_app = _guarded_app(pipeline, server, server.streamable_http_app)  # type: ignore[method-assign]
+    return report
 
 
-def _guard_http(guard: ScopeGuard, server: MCPServer[Any], middleware: ScopeMiddleware) -> None:
-    """Make ``server.streamable_http_app()`` (and so ``server.run("streamable-http")``) answer 401/403
-    before dispatch. The SDK app is built without its own bearer middleware, whose answers merge the
-    three RFC 6750 cases; ours authenticates with the same verifier (the server's, or one from
-    ``FASTMCP_SCOPES_*``) and hands the SDK the same identity."""
-    lowlevel = server._lowlevel_server
+def _guarded_app(
+    pipeline: Pipeline, server: MCPServer[Any], build: Callable[..., Starlette]
+) -> Callable[..., Starlette]:
+    """``server.streamable_http_app`` (an instance attribute: the SDK's ``run("streamable-http")`` calls it),
+    wrapped in the guard's HTTP layer. The SDK's own app keeps its token verifier, resource validation and
+    ``required_scopes`` (which joined the connect layer at install)."""
 
     def streamable_http_app(*, streamable_http_path: str = "/mcp", **options: Any) -> Starlette:
-        verifier, resource = _http_auth(guard, server)
-        app = lowlevel.streamable_http_app(
-            streamable_http_path=streamable_http_path,
-            auth=server.settings.auth,
-            token_verifier=None,
-            auth_server_provider=server._auth_server_provider,
-            custom_starlette_routes=server._custom_starlette_routes,
-            debug=server.settings.debug,
-            **options,
-        )
-        app.add_middleware(
-            ScopeChallengeMiddleware,
-            guard=guard,
-            resolve=middleware.resolve,
-            verifier=verifier,
-            resource=resource,
+        auth = server.settings.auth
+        guarded = protect(
+            pipeline,
             mcp_path=streamable_http_path,
-            conceal=_masking,
+            verifier=server._token_verifier,
+            resource_url=str(auth.resource_server_url) if auth and auth.resource_server_url else None,
+            authorization_servers=[str(auth.issuer_url)] if auth else [],
+            resource_indicator=str(auth.resource_server_url) if auth and auth.validate_token_resource else None,
+            server_hint="AuthSettings.resource_server_url and token_verifier=",
         )
+        app = build(streamable_http_path=streamable_http_path, **options)
+        app.add_middleware(ScopeChallengeMiddleware, **guarded)
         return app
 
-    # An instance attribute: the SDK's own run("streamable-http") calls self.streamable_http_app().
-    server.streamable_http_app = streamable_http_app  # type: ignore[method-assign]
-
-
-def _http_auth(guard: ScopeGuard, server: MCPServer[Any]) -> tuple[TokenVerifier, ProtectedResource]:
-    """The verifier and resource metadata for HTTP, from the server's auth settings or ours.
-
-    Raises:
-        ConfigurationError: nothing to verify tokens with, or no resource URL (fail closed).
-    """
-    s = guard.settings
-    auth = server.settings.auth
-    resource_url = s.resource_url or (str(auth.resource_server_url) if auth and auth.resource_server_url else None)
-    if resource_url is None:
-        raise ConfigurationError(
-            "serving over HTTP needs the canonical server URL: set FASTMCP_SCOPES_RESOURCE_URL "
-            "(or AuthSettings.resource_server_url)"
-        )
-    verifier: TokenVerifier | None = server._token_verifier
-    if verifier is None:
-        verifier = JWTVerifier.from_settings(s, resource_url=resource_url, server_hint="pass token_verifier=")
-    issuer = s.issuer or (str(auth.issuer_url) if auth else None)
-    servers = s.authorization_servers or ([issuer] if issuer else [])
-    return verifier, ProtectedResource(resource_url, servers, s.scopes_supported)
+    return streamable_http_app

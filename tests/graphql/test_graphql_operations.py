@@ -438,16 +438,21 @@ async def test_execute_graphql_static_scopes_and_its_query_scopes_and_together(s
     mcp = MCPServer("employees")
     add_operation_tools(mcp, [], schema=schema, endpoint=upstream(schema), execute_graphql=["graphql:run"])
     ScopeGuard().install(mcp)
+    query = {"query": "{ employees { mood } }"}
 
+    # The query is analysed only once the tool's static scopes are held: a caller without them learns
+    # (and costs) nothing about it, so the step-up comes in two challenges.
     async with scoped_client(mcp, ["employees:read"], mode=mode) as client:
         assert [t.name for t in (await client.list_tools()).tools] == []
-        error = await refusal(client.call_tool("execute_graphql", {"query": "{ employees { mood } }"}))
-    async with scoped_client(mcp, ["graphql:run"], mode=mode) as client:
+        static = await refusal(client.call_tool("execute_graphql", query))
+    async with scoped_client(mcp, ["employees:read", "graphql:run"], mode=mode) as client:
         assert [t.name for t in (await client.list_tools()).tools] == ["execute_graphql"]
+        per_call = await refusal(client.call_tool("execute_graphql", query))
         plain = await client.call_tool("execute_graphql", {"query": "{ serverTime }"})
 
-    assert error.error.data["missing"] == ["graphql:run", "mood:read"]
-    assert error.error.data["scope"] == "employees:read graphql:run mood:read"
+    assert static.error.data["missing"] == ["graphql:run"]
+    assert per_call.error.data["missing"] == ["mood:read"]
+    assert per_call.error.data["scope"] == "employees:read graphql:run mood:read"
     assert plain.structured_content == {"serverTime": "12:00"}
 
 
