@@ -16,7 +16,6 @@ from fastmcp import Client as FastMCPClient
 from fastmcp import FastMCP
 from fastmcp.client.transports import StdioTransport
 from mcp import Client
-from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 
 from fastmcp_scopes import ConfigurationError, ScopeGuard, requires_scopes
