@@ -22,17 +22,21 @@ import anyio
 import httpx2
 import mcp.types as types
 import pytest
+from mcp import Client
 from mcp.shared.exceptions import MCPError
 from pydantic import TypeAdapter
 
-from fastmcp_scopes import ScopeGuard
+from fastmcp_scopes import ScopeGuard, requires_scopes
 from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer, scoped_client
 
+from ..adapters.hr import add_hr_primitives, scopes_of_table
 from .kinds import KINDS, ServerKind
 
 MODERN = "2026-07-28"
 HANDSHAKE = "2025-11-25"
 TRANSPORTS = ["in-process", "http"]
+ALL_TRANSPORTS = ["in-process", "in-process-legacy", "http"]
+"""``in-process-legacy``: the SDK client in its handshake-era ("legacy") connection mode."""
 
 
 @pytest.fixture(autouse=True)
@@ -109,6 +113,8 @@ class Guarded:
     http: httpx2.AsyncClient | None = None
     base: str = ""
     ran: list[str] = field(default_factory=list)
+    report: Any = None
+    """What ``install()`` returned."""
 
     @property
     def metadata_url(self) -> str:
@@ -119,22 +125,33 @@ class Guarded:
 
     async def ask(
         self,
-        scopes: list[str],
+        scopes: list[str] | None,
         method: str,
         params: Mapping[str, Any] | None = None,
         *,
         protocol_version: str | None = None,
         headers: Mapping[str, str] | None = None,
-        mode: str = "auto",
+        mode: str | None = None,
         id: int = 1,
+        **token_claims: Any,
     ) -> Answer:
-        """Send one request as a caller holding ``scopes`` and return what came back."""
+        """Send one request as a caller holding ``scopes`` (``None``: no token at all) and return what came
+        back. In-process, a connection the server refuses answers with the refusal that ended it."""
         if self.transport == "http":
-            return await self.post(
-                self.token(scopes), method, params, protocol_version=protocol_version, headers=headers, id=id
-            )
-        async with scoped_client(self.server, scopes, mode=mode) as client:
-            return await in_process(client, method, dict(params or {}))
+            token = None if scopes is None else self.token(scopes, **token_claims)
+            return await self.post(token, method, params, protocol_version=protocol_version, headers=headers, id=id)
+        mode = mode or ("legacy" if self.transport == "in-process-legacy" else "auto")
+        try:
+            if scopes is None:
+                async with Client(self.kind.in_process_target(self.server), mode=mode) as client:
+                    return await in_process(client, method, dict(params or {}))
+            async with scoped_client(self.server, scopes, mode=mode, **token_claims) as client:
+                return await in_process(client, method, dict(params or {}))
+        except BaseExceptionGroup as group:
+            refusals = [e for e in leaves(group) if isinstance(e, MCPError)]
+            if not refusals:
+                raise
+            return Answer(None, {}, {"error": refusals[-1].error.model_dump(mode="json", exclude_none=True)})
 
     async def post(
         self,
@@ -199,6 +216,14 @@ def http_answer(response: httpx2.Response) -> Answer:
     return Answer(response.status_code, headers, body, raw)
 
 
+def leaves(error: BaseException) -> Iterator[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from leaves(inner)
+    else:
+        yield error
+
+
 async def in_process(client: Any, method: str, params: dict[str, Any]) -> Answer:
     """``method`` through the SDK client's own typed call for it (so the client stamps it as it would)."""
     try:
@@ -259,19 +284,21 @@ async def install(server_kind: ServerKind, transport: str, dev_auth: DevAuthoriz
         async def install_(
             server: Any, *, json_response: bool = True, stateless_http: bool = True, **options: Any
         ) -> Guarded:
-            if transport == "in-process":
-                ScopeGuard(**options).install(server)
-                return Guarded(server_kind, server, transport, dev_auth)
+            if transport != "http":
+                report = ScopeGuard(**options).install(server)
+                return Guarded(server_kind, server, transport, dev_auth, report=report)
+            reports: list[Any] = []
 
             def factory(base: str) -> Any:
-                ScopeGuard(
+                guard = ScopeGuard(
                     issuer=dev_auth.issuer, jwks_uri=dev_auth.jwks_uri, resource_url=f"{base}/mcp", **options
-                ).install(server)
+                )
+                reports.append(guard.install(server))
                 return server_kind.http_app(server, json_response, stateless_http)
 
             base = await serve(stack, factory)
             http = await stack.enter_async_context(httpx2.AsyncClient(timeout=30))
-            return Guarded(server_kind, server, transport, dev_auth, f"{base}/mcp", http, base)
+            return Guarded(server_kind, server, transport, dev_auth, f"{base}/mcp", http, base, report=reports[0])
 
         yield install_
 
@@ -309,3 +336,52 @@ def fails_today(
     transport = request.getfixturevalue("transport") if "transport" in request.fixturenames else "http"
     if (kinds is None or kind.name in kinds) and (transports is None or transport in transports):
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+
+def hr(kind: ServerKind, ran: list[str] | None = None, server: Any = None) -> Any:
+    """The HR server of ``tests/adapters/hr.py`` on a server of ``kind``, with a ``query`` tool whose
+    requirement is computed from its arguments (``db:query`` and ``<table>:read``)."""
+    ran = [] if ran is None else ran
+    server = kind.new("hr") if server is None else server
+    add_hr_primitives(server, ran)
+
+    @server.tool()
+    @requires_scopes("db:query", per_call=scopes_of_table)
+    def query(table: str) -> str:
+        ran.append(f"query {table}")
+        return table
+
+    return server
+
+
+LISTINGS = {
+    "tools": ("tools/list", "tools", "name"),
+    "prompts": ("prompts/list", "prompts", "name"),
+    "resources": ("resources/list", "resources", "uri"),
+    "templates": ("resources/templates/list", "resourceTemplates", "uriTemplate"),
+}
+
+
+async def listing(guarded: Guarded, scopes: list[str] | None, *kinds: str) -> dict[str, list[str]]:
+    """The names each listing shows a caller holding ``scopes`` (every kind unless ``kinds`` says)."""
+    shown: dict[str, list[str]] = {}
+    for kind in kinds or tuple(LISTINGS):
+        method, key, field_name = LISTINGS[kind]
+        answer = await guarded.ask(scopes, method)
+        assert answer.result is not None, answer.whole()
+        shown[kind] = [str(item[field_name]) for item in answer.result[key]]
+    return shown
+
+
+def refusal_of(answer: Answer) -> dict[str, Any]:
+    """The refusal's JSON-RPC error, checked to be one on this transport (403 over HTTP)."""
+    assert answer.error is not None, answer.whole()
+    if answer.status is not None and answer.error.get("code") == INSUFFICIENT_SCOPE:
+        assert answer.status == 403, answer.whole()
+    return answer.error
+
+
+every_transport = pytest.mark.parametrize("transport", ALL_TRANSPORTS, indirect=True)
+"""Run on both in-process connection modes and over HTTP."""
+in_process_only = pytest.mark.parametrize("transport", ["in-process"], indirect=True)
+http_only = pytest.mark.parametrize("transport", ["http"], indirect=True)

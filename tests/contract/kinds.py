@@ -47,6 +47,10 @@ class ServerKind:
     add_provider: Callable[[Any, Any], None] | None = None
     hashed_name: Callable[[str, str], str] | None = None
     """``(app name, tool name)`` -> the hashed name the lineage's dispatcher also accepts."""
+    in_process_target: Callable[[Any], Any] = lambda server: server
+    """What the SDK's ``mcp.Client`` connects to in-process for this server."""
+    new_with_cache_hint: Callable[[str], Any] | None = None
+    """A fresh server whose listings and reads carry a public cache hint of 60 s, as its users set one."""
     tool_versions: bool = False
     """Whether tools take ``version=`` and a call picks one with ``_meta: {"fastmcp": {"version": ...}}``."""
     serves_listen: bool = False
@@ -67,6 +71,15 @@ def _mcpserver_new(name: str) -> Any:
     from mcp.server.mcpserver import MCPServer
 
     return MCPServer(name)
+
+
+def _mcpserver_with_cache_hint(name: str) -> Any:
+    from mcp.server.caching import CacheHint
+    from mcp.server.mcpserver import MCPServer
+
+    public = CacheHint(ttl_ms=60_000, scope="public")
+    methods = ("tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read")
+    return MCPServer(name, cache_hints=dict.fromkeys(methods, public))
 
 
 def _sdk_http_app(server: Any, json_response: bool, stateless_http: bool) -> Any:
@@ -162,6 +175,16 @@ def _fastmcp_new(name: str) -> Any:
     return FastMCP(name)
 
 
+def _fastmcp_with_cache_hint(name: str) -> Any:
+    from fastmcp import FastMCP
+
+    return FastMCP(name, cache_ttl=60, cache_scope="public")
+
+
+def _lowlevel(server: Any) -> Any:
+    return server._mcp_server  # the SDK's low-level server under it, which mcp.Client drives in-process
+
+
 def _fastmcp_http_app(server: Any, json_response: bool, stateless_http: bool) -> Any:
     return server.http_app(path="/mcp", json_response=json_response, stateless_http=stateless_http)
 
@@ -197,6 +220,7 @@ CANDIDATES = [
         add_completion=_decorator_completion,
         catch_all_template="files://{+path}",
         serves_listen=True,
+        new_with_cache_hint=_mcpserver_with_cache_hint,
         with_own_auth=_mcpserver_with_auth,
     ),
     ServerKind(
@@ -206,6 +230,7 @@ CANDIDATES = [
         http_app=_sdk1_http_app,
         add_completion=_decorator_completion,
         catch_all_template="files://{path}",  # mcp 1.x: a parameter matches one path segment, no more
+        in_process_target=_lowlevel,
     ),
     ServerKind(
         name="fastmcp3",
@@ -215,6 +240,8 @@ CANDIDATES = [
         add_completion=_decorator_completion,
         catch_all_template="files://{path*}",
         mount=_fastmcp_mount,
+        in_process_target=_lowlevel,
+        new_with_cache_hint=_fastmcp_with_cache_hint,
         tool_versions=True,
         with_own_auth=_fastmcp_with_auth,
     ),
@@ -226,6 +253,8 @@ CANDIDATES = [
         add_completion=_decorator_completion,
         catch_all_template="files://{path*}",
         mount=_fastmcp_mount,
+        in_process_target=_lowlevel,
+        new_with_cache_hint=_fastmcp_with_cache_hint,
         tool_versions=True,
         app_provider=_fastmcp_app,
         add_provider=_fastmcp_add_provider,
