@@ -45,7 +45,7 @@ from fastmcp_scopes.pipeline import Pipeline
 from fastmcp_scopes.policy import Caller
 from fastmcp_scopes.tokens import JWTVerifier
 
-__all__ = ["ProtectedResource", "ScopeChallengeMiddleware", "caller_from_token", "protect"]
+__all__ = ["ProtectedResource", "ScopeChallengeMiddleware", "VerifiedByServer", "caller_from_token", "protect"]
 
 logger = logging.getLogger("fastmcp_scopes")
 
@@ -100,6 +100,23 @@ class ProtectedResource:
         if self.scopes_supported:
             document["scopes_supported"] = list(self.scopes_supported)
         return document
+
+
+class VerifiedByServer:
+    """The token the server's own authentication already verified for this request (its middleware runs
+    before ours and records the result in the SDK's auth context), so that a token is verified once."""
+
+    async def verify(self, credentials: str) -> AccessToken:
+        user = auth_context_var.get()
+        if not isinstance(user, AuthenticatedUser) or user.access_token.token != credentials:
+            raise InvalidTokenError()
+        return user.access_token
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        try:
+            return await self.verify(token)
+        except InvalidTokenError:
+            return None
 
 
 class _Refused(Exception):

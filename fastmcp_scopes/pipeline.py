@@ -19,9 +19,10 @@ Pure apart from ``asyncio`` and ``logging``: no server framework.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ __all__ = [
     "Registry",
     "concealed",
     "concealing",
+    "unless_concealed",
 ]
 
 logger = logging.getLogger("fastmcp_scopes")
@@ -107,6 +109,35 @@ def concealing(decision: Decision, operation: Operation) -> Iterator[None]:
         yield
     finally:
         _concealed.reset(reset)
+
+
+def _target(target: object, *_: object, **__: object) -> str:
+    return str(target)
+
+
+def unless_concealed(
+    kind: Kind,
+    lookup: Callable[..., Any],
+    missing: Callable[[str], Any] = lambda target: None,
+    *,
+    target: Callable[..., str] = _target,
+) -> Callable[..., Any]:
+    """A server's own ``lookup`` (sync or async) answering ``missing(target)``, as for a primitive it does not
+    have, while the target it is asked for is :func:`concealed`. ``target`` reads it from the call's arguments
+    (by default the first)."""
+    if inspect.iscoroutinefunction(lookup):
+
+        async def masked(*args: Any, **kwargs: Any) -> Any:
+            name = target(*args, **kwargs)
+            return missing(name) if concealed(kind, name) else await lookup(*args, **kwargs)
+
+        return masked
+
+    def masked_sync(*args: Any, **kwargs: Any) -> Any:
+        name = target(*args, **kwargs)
+        return missing(name) if concealed(kind, name) else lookup(*args, **kwargs)
+
+    return masked_sync
 
 
 class Pipeline:
@@ -182,6 +213,34 @@ class Pipeline:
         if self.guard.settings.audit:
             audit.emit(decision, clock=self.clock, transport=transport)
         return decision
+
+    async def run(
+        self,
+        operation: Operation,
+        caller: Caller | None,
+        proceed: Callable[[], Awaitable[_T]],
+        refusal: Callable[[Mapping[str, Any]], Exception],
+        result: Callable[[Mapping[str, Any]], _T] | None = None,
+    ) -> _T | None:
+        """Decide ``operation`` and act on it, as every adapter's request hook does: ``proceed`` (the server's
+        own handling) with the decision handed on; with the targets concealed when the server is to answer
+        "not found"; or raise ``refusal(error)``, the server's own exception for a JSON-RPC ``error``. A refused
+        notification is dropped (``None``): it gets no answer. ``result`` builds the server's result for a
+        :data:`~fastmcp_scopes.operation.NOT_FOUND_REPLIES` result where the hook answers it itself; without
+        it, the server produces that answer, with the user's handler concealed."""
+        decision = await self.decide(operation, caller)
+        if operation.is_notification:
+            return await proceed() if decision.allowed else None
+        if decision.outcome == "not_found":
+            member, value = NOT_FOUND_REPLIES.get(operation.method, ("result", {}))
+            if member == "error":
+                raise refusal(value)
+            if result is not None and operation.method in NOT_FOUND_REPLIES:
+                return result(value)
+        elif not decision.allowed:
+            raise refusal(decision.jsonrpc_error())
+        with self.handing(decision, operation):
+            return await proceed()
 
     @contextmanager
     def handing(self, decision: Decision, operation: Operation) -> Iterator[None]:

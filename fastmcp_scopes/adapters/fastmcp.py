@@ -2,10 +2,9 @@
 
 - **Registry**: fastmcp's own lookups (``get_tool`` and then the hashed ``__<hash>_<name>`` fallback, a URI's
   concrete resource before any template), followed through mounted servers to the function that runs.
-- **Hook**: a fastmcp ``Middleware``. ``on_request`` has the pipeline decide every request (calls, listings,
-  completions, subscriptions, unknown methods); the typed hooks find that decision handed on and filter
-  listings, and decide anew a call a tool makes on its caller's behalf. A refusal is an ``MCPError`` carrying
-  :meth:`Decision.jsonrpc_error`, which fastmcp puts on the wire unchanged.
+- **Hook**: a fastmcp ``Middleware``. ``on_message`` has the pipeline decide every message; the typed hooks
+  find that decision handed on and filter listings, or decide anew a call a tool makes on its caller's behalf.
+  A refusal is an ``MCPError`` carrying :meth:`Decision.jsonrpc_error`, which fastmcp sends unchanged.
 - **HTTP**: ``server.http_app()`` (and so ``run(transport="http")``) puts
   :class:`fastmcp_scopes.http.ScopeChallengeMiddleware` inside the server's own authentication, whose
   verified token it reads (verified once). The legacy SSE transport is refused.
@@ -14,7 +13,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -22,23 +21,19 @@ from typing import Any
 import fastmcp as fastmcp_package
 import mcp_types as mt
 from fastmcp import FastMCP
-from fastmcp.exceptions import NotFoundError
 from fastmcp.server.dependencies import extract_version_spec, get_access_token
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.server.providers.addressing import parse_hashed_backend_name
 from fastmcp.utilities.versions import VersionSpec
-from mcp.server.auth.middleware.auth_context import auth_context_var
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
 from mcp.shared.exceptions import MCPError
 from starlette.middleware import Middleware as ASGIMiddleware
 
 from fastmcp_scopes.adapters import annotated_meta
 from fastmcp_scopes.decorators import ScopeDeclaration, declaration_of
-from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
-from fastmcp_scopes.http import ScopeChallengeMiddleware, caller_from_token, protect
-from fastmcp_scopes.operation import METHODS, NOT_FOUND_REPLIES, InvalidOperationError, Operation
-from fastmcp_scopes.pipeline import InstallReport, Pipeline, Primitive, concealed
+from fastmcp_scopes.errors import ConfigurationError
+from fastmcp_scopes.http import ScopeChallengeMiddleware, VerifiedByServer, caller_from_token, protect
+from fastmcp_scopes.operation import METHODS, InvalidOperationError, Operation
+from fastmcp_scopes.pipeline import InstallReport, Pipeline, Primitive, concealing, unless_concealed
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
 from fastmcp_scopes.settings import Kind
 
@@ -143,38 +138,27 @@ class _Registry:
 
     def conceal(self) -> None:
         """Make fastmcp's own lookups answer "not found" for what the pipeline conceals."""
-        server, r = self._server, self
+        server = self._server
+        server.get_tool = unless_concealed("tools", self._get_tool)  # type: ignore[method-assign]
+        server.get_tool_by_hash = unless_concealed(  # type: ignore[method-assign]
+            "tools", self._get_tool_by_hash, target=lambda digest, name: f"__{digest}_{name}"
+        )
+        server.get_prompt = unless_concealed("prompts", self._get_prompt)  # type: ignore[method-assign]
+        server.get_resource = unless_concealed("resources", self._get_resource)  # type: ignore[method-assign]
+        server.get_resource_template = unless_concealed(  # type: ignore[method-assign]
+            "resources", self._get_resource_template
+        )
+        server._lookup_resource = unless_concealed(  # type: ignore[method-assign]
+            "resources", self._lookup_resource, lambda uri: (None, False)
+        )
+        # The SDK checks a call's Mcp-Param-* headers against this schema before dispatch.
+        server._get_tool_input_schema = unless_concealed(  # type: ignore[method-assign]
+            "tools", server._get_tool_input_schema
+        )
 
-        async def tool(name: str, version: Any = None) -> Any:
-            return None if concealed("tools", name) else await r._get_tool(name, version=version)
 
-        async def tool_by_hash(digest: str, name: str) -> Any:
-            return None if concealed("tools", f"__{digest}_{name}") else await r._get_tool_by_hash(digest, name)
-
-        async def prompt(name: str, version: Any = None) -> Any:
-            return None if concealed("prompts", name) else await r._get_prompt(name, version=version)
-
-        async def resource(uri: str, version: Any = None) -> Any:
-            return None if concealed("resources", uri) else await r._get_resource(uri, version=version)
-
-        async def lookup(uri: str, version: Any = None) -> Any:
-            return (None, False) if concealed("resources", uri) else await r._lookup_resource(uri, version=version)
-
-        async def template(uri: str, version: Any = None) -> Any:
-            return None if concealed("resources", uri) else await r._get_resource_template(uri, version=version)
-
-        input_schema = server._get_tool_input_schema
-
-        def schema(name: str) -> Any:  # the SDK checks Mcp-Param-* headers against it before dispatch
-            return None if concealed("tools", name) else input_schema(name)
-
-        server._get_tool_input_schema = schema  # type: ignore[method-assign]
-        server.get_tool = tool  # type: ignore[method-assign]
-        server.get_tool_by_hash = tool_by_hash  # type: ignore[method-assign,assignment]
-        server.get_prompt = prompt  # type: ignore[method-assign]
-        server.get_resource = resource  # type: ignore[method-assign]
-        server._lookup_resource = lookup  # type: ignore[method-assign]
-        server.get_resource_template = template  # type: ignore[method-assign]
+def _error(error: Mapping[str, Any]) -> MCPError:
+    return MCPError(**error)
 
 
 def _caller() -> Caller | None:
@@ -189,7 +173,7 @@ def _operation(context: MiddlewareContext[Any]) -> Operation:
     dump = getattr(params, "model_dump", None)
     dumped = dump(by_alias=True, exclude_none=True, mode="json") if dump is not None else params
     fastmcp_context = context.fastmcp_context
-    request = fastmcp_context.request_context if fastmcp_context is not None else None
+    request = fastmcp_context.request_context if fastmcp_context is not None and context.type == "request" else None
     try:
         return Operation.of(context.method or "", dumped, request.request_id if request is not None else None)
     except InvalidOperationError as err:
@@ -203,56 +187,43 @@ class _Hook(Middleware):
         self.pipeline = pipeline
         self.registry = registry
 
-    async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
+    async def on_message(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
+        complete = mt.CompleteResult.model_validate  # the SDK below gives it its era's envelope
+        return await self.pipeline.run(_operation(context), _caller(), lambda: call_next(context), _error, complete)
+
+    async def _typed(self, context: MiddlewareContext[Any], proceed: Callable[[Decision], Awaitable[Any]]) -> Any:
+        """A typed hook: the decision ``on_message`` handed on, or (a call a tool makes on its caller's behalf)
+        a new one; "not found" is answered by fastmcp itself, with the target concealed."""
         operation = _operation(context)
         decision = await self.pipeline.decide(operation, _caller())
-        if decision.outcome == "not_found" and operation.method in NOT_FOUND_REPLIES:
-            member, value = NOT_FOUND_REPLIES[operation.method]
-            if member == "error":
-                raise MCPError(**value)
-            return mt.CompleteResult.model_validate(value)  # the SDK below gives it its era's envelope
         if not decision.allowed and decision.outcome != "not_found":
-            raise MCPError(**decision.jsonrpc_error())
-        with self.pipeline.handing(decision, operation):
-            return await call_next(context)
-
-    async def on_notification(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
-        operation = Operation(context.method or "", None, None, None)
-        return await call_next(context) if (await self.pipeline.decide(operation, _caller())).allowed else None
-
-    async def _decided(self, context: MiddlewareContext[Any]) -> tuple[Operation, Decision]:
-        """The decision ``on_request`` handed on, or (a call a tool makes on its caller's behalf) a new one."""
-        operation = _operation(context)
-        decision = await self.pipeline.decide(operation, _caller())
-        if decision.outcome == "not_found" and decision.name is not None:
-            # fastmcp's handlers answer this exactly as for a name it does not have.
-            raise NotFoundError(f"Unknown {operation.kind and operation.kind[:-1]}: {decision.name!r}")
-        if not decision.allowed:
-            raise MCPError(**decision.jsonrpc_error())
-        return operation, decision
+            raise _error(decision.jsonrpc_error())
+        with concealing(decision, operation):
+            return await proceed(decision)
 
     async def on_call_tool(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
-        await self._decided(context)
-        return await call_next(context)
+        return await self._typed(context, lambda _: call_next(context))
 
     async def on_get_prompt(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
-        await self._decided(context)
-        return await call_next(context)
+        return await self._typed(context, lambda _: call_next(context))
 
-    async def check_resource_access(self, context: MiddlewareContext[Any]) -> None:
-        await self._decided(context)
+    async def on_read_resource(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
+        return await self._typed(context, lambda _: call_next(context))
 
     async def _listing(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> list[Any]:
-        operation, decision = await self._decided(context)
-        kind = METHODS[operation.method].kind
-        assert kind is not None
-        items: Sequence[Any] = await call_next(context)
-        found = {id(item): await self.registry.primitive(kind, item) for item in items}
-        annotate = not self.pipeline.guard.settings.hide_unauthorized
-        return [
-            item.model_copy(update={"meta": annotated_meta(own, item.meta)}) if annotate and own is not None else item
-            for item, own in self.pipeline.listed(decision, items, lambda item: found[id(item)])
-        ]
+        async def listed(decision: Decision) -> list[Any]:
+            kind = METHODS[decision.method].kind
+            assert kind is not None
+            items: Sequence[Any] = await call_next(context)
+            found = {id(item): await self.registry.primitive(kind, item) for item in items}
+            annotate = not self.pipeline.guard.settings.hide_unauthorized
+            return [
+                item.model_copy(update={"meta": annotated_meta(own, item.meta)}) if annotate and own else item
+                for item, own in self.pipeline.listed(decision, items, lambda item: found[id(item)])
+            ]
+
+        result: list[Any] = await self._typed(context, listed)
+        return result
 
     on_list_tools = on_list_prompts = on_list_resources = on_list_resource_templates = _listing
 
@@ -292,23 +263,6 @@ def _private_cache_hints(server: FastMCP[Any]) -> None:
             hints[method] = replace(hint, scope="private")
 
 
-class _ProviderVerified:
-    """The token the server's ``auth`` provider already verified for this request (its middleware runs
-    first and records it in the SDK's auth context), so that a token is verified once."""
-
-    async def verify(self, credentials: str) -> AccessToken:
-        user = auth_context_var.get()
-        if not isinstance(user, AuthenticatedUser) or user.access_token.token != credentials:
-            raise InvalidTokenError()
-        return user.access_token
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        try:
-            return await self.verify(token)
-        except InvalidTokenError:
-            return None
-
-
 def _guarded_app(pipeline: Pipeline, server: FastMCP[Any], http_app: Callable[..., Any]) -> Callable[..., Any]:
     """``server.http_app`` (an instance attribute: fastmcp's ``run(transport="http")`` calls it), with the
     guard's HTTP layer last in the middleware list: inside the provider's authentication."""
@@ -324,7 +278,7 @@ def _guarded_app(pipeline: Pipeline, server: FastMCP[Any], http_app: Callable[..
         guarded = protect(
             pipeline,
             mcp_path=mcp_path,
-            verifier=_ProviderVerified() if auth is not None else None,
+            verifier=VerifiedByServer() if auth is not None else None,
             resource_url=f"{str(base).rstrip('/')}/{mcp_path.lstrip('/')}" if base is not None else None,
             authorization_servers=[str(a) for a in getattr(auth, "authorization_servers", None) or []],
             server_hint="the auth provider's base_url, or give the server auth=",

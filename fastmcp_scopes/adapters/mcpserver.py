@@ -26,8 +26,8 @@ from starlette.applications import Starlette
 from fastmcp_scopes.adapters import META_KEY, annotated_meta, private
 from fastmcp_scopes.decorators import declaration_of
 from fastmcp_scopes.http import ScopeChallengeMiddleware, caller_from_token, protect
-from fastmcp_scopes.operation import METHODS, NOT_FOUND_REPLIES, InvalidOperationError, Operation
-from fastmcp_scopes.pipeline import InstallReport, Pipeline, Primitive, concealed, concealing
+from fastmcp_scopes.operation import METHODS, InvalidOperationError, Operation
+from fastmcp_scopes.pipeline import InstallReport, Pipeline, Primitive, concealed, unless_concealed
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
 from fastmcp_scopes.settings import Kind
 
@@ -65,9 +65,11 @@ class _Registry:
         for template in self._resources.list_templates():
             yield Primitive("resources", template.uri_template, declaration_of(template.fn))
 
-    def identified(self, kind: Kind, key: str) -> Primitive | None:
+    def identified(self, kind: Kind, key: object) -> Primitive | None:
         """The primitive whose identity is ``key``: a name, a resource's URI, or a template's URI template."""
         fn: object | None = None
+        if not isinstance(key, str):
+            return None  # fail closed on anything that cannot be identified
         if kind == "tools":
             tool = self._get_tool(key)
             fn = tool.fn if tool is not None else None
@@ -96,34 +98,27 @@ class _Registry:
         return None
 
     def conceal(self) -> None:
-        """Make the SDK's own lookups answer "not found" for what the pipeline conceals."""
-        get_tool, get_prompt, get_resource = self._get_tool, self._get_prompt, self._resources.get_resource
-
-        def tool(name: str) -> Any:
-            return None if concealed("tools", name) else get_tool(name)
-
-        def prompt(name: str) -> Any:
-            return None if concealed("prompts", name) else get_prompt(name)
-
-        async def resource(uri: Any, context: Any) -> Any:
-            if concealed("resources", str(uri)):
-                raise ResourceNotFoundError(f"Unknown resource: {uri}")
-            return await get_resource(uri, context)
-
+        """Make the SDK's own lookups answer "not found" for what the pipeline conceals, and its completion
+        handler (one answers every ref, looking nothing up) answer as for a ref it does not know."""
+        self._tools.get_tool = unless_concealed("tools", self._get_tool)  # type: ignore[method-assign]
+        self._prompts.get_prompt = unless_concealed("prompts", self._get_prompt)  # type: ignore[method-assign]
+        self._resources.get_resource = unless_concealed(  # type: ignore[method-assign]
+            "resources", self._resources.get_resource, _unknown_resource
+        )
         lowlevel = self._lowlevel
         add_request_handler = lowlevel.add_request_handler
 
         def add(method: str, params_type: Any, handler: Any) -> None:
-            add_request_handler(
-                method, params_type, _concealing_completions(handler) if method == _COMPLETE else handler
-            )
+            wrapped = _concealing_completions(handler) if method == _COMPLETE else handler
+            add_request_handler(method, params_type, wrapped)
 
         if (entry := lowlevel._request_handlers.get(_COMPLETE)) is not None:
             add(_COMPLETE, entry.params_type, entry.handler)
         lowlevel.add_request_handler = add  # type: ignore[method-assign]
-        self._tools.get_tool = tool  # type: ignore[method-assign]
-        self._prompts.get_prompt = prompt  # type: ignore[method-assign]
-        self._resources.get_resource = resource  # type: ignore[method-assign]
+
+
+def _unknown_resource(uri: str) -> Any:
+    raise ResourceNotFoundError(f"Unknown resource: {uri}")
 
 
 _COMPLETE = "completion/complete"
@@ -164,37 +159,26 @@ class _Hook:
             operation = Operation.of(ctx.method, ctx.params, ctx.request_id)
         except InvalidOperationError as err:
             raise MCPError(code=err.code, message=err.message) from None
-        decision = await self.pipeline.decide(operation, _caller(ctx))
-        if operation.is_notification:
-            return await call_next(ctx) if decision.allowed else None
-        if decision.outcome == "not_found":
-            member, value = NOT_FOUND_REPLIES.get(operation.method, ("result", {}))
-            if member == "error":
-                raise MCPError(**value)
-            with concealing(decision, operation):
-                return await call_next(ctx)
-        if not decision.allowed:
-            raise MCPError(**decision.jsonrpc_error())
-        result = await call_next(ctx)
-        if operation.action == "list":
-            return private(self._filter(operation.method, result, decision))
-        return private(result) if operation.action == "call" else result
+        caller = _caller(ctx)
 
-    def _filter(self, method: str, result: HandlerResult, decision: Decision) -> HandlerResult:
-        if not isinstance(result, dict) or not isinstance(result.get(_LISTED[method][0]), list):
-            return result
-        member, id_key = _LISTED[method]
-        kind = METHODS[method].kind
+        async def proceed() -> HandlerResult:
+            result = await call_next(ctx)
+            if operation.action == "list" and isinstance(result, dict):
+                result = self._listed(await self.pipeline.decide(operation, caller), result)  # the decision handed on
+            return private(result) if operation.action != "connect" else result
+
+        return await self.pipeline.run(operation, caller, proceed, lambda error: MCPError(**error))
+
+    def _listed(self, decision: Decision, result: dict[str, Any]) -> dict[str, Any]:
+        member, id_key = _LISTED[decision.method]
+        kind = METHODS[decision.method].kind
         assert kind is not None
-
-        def primitive_of(item: Any) -> Primitive | None:
-            key = item.get(id_key) if isinstance(item, dict) else None
-            return self.registry.identified(kind, key) if isinstance(key, str) else None
-
+        items = result.get(member) or []
+        found = {id(i): self.registry.identified(kind, i.get(id_key)) for i in items if isinstance(i, dict)}
         annotate = not self.pipeline.guard.settings.hide_unauthorized
         kept = [
-            {**item, "_meta": annotated_meta(own, item.get("_meta"))} if annotate and own is not None else item
-            for item, own in self.pipeline.listed(decision, result[member], primitive_of)
+            {**i, "_meta": annotated_meta(own, i.get("_meta"))} if annotate and own is not None else i
+            for i, own in self.pipeline.listed(decision, items, lambda i: found.get(id(i)))
         ]
         return {**result, member: kept}
 
