@@ -6,9 +6,11 @@ from collections.abc import Awaitable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from mcp.shared.exceptions import MCPError
+from mcp.shared import exceptions
 
 from fastmcp_scopes import ConfigurationError, Requirement, requires_scopes
+
+MCPError: type[Exception] = getattr(exceptions, "MCPError", None) or exceptions.McpError  # mcp 1.x's name
 
 LAYERS: dict[str, Any] = {
     "connect_scopes": ["mcp:connect"],
@@ -76,7 +78,7 @@ def scopes_of_table(arguments: Mapping[str, Any]) -> Requirement:
     return Requirement.all_of(f"{table}:read")
 
 
-async def refusal(call: Awaitable[Any]) -> MCPError:
+async def refusal(call: Awaitable[Any]) -> Any:
     with pytest.raises(MCPError) as raised:
         await call
     return raised.value

@@ -15,6 +15,7 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,7 @@ import anyio
 import httpx2
 import mcp.types as types
 import pytest
-from mcp import Client
-from mcp.shared.exceptions import MCPError
+from mcp.shared import exceptions as _exceptions
 from pydantic import TypeAdapter
 
 from fastmcp_scopes import ScopeGuard, requires_scopes
@@ -31,6 +31,10 @@ from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer, scope
 
 from ..adapters.hr import add_hr_primitives, scopes_of_table
 from .kinds import KINDS, ServerKind
+
+SDK_MAJOR = int(metadata.version("mcp").split(".")[0])
+MCPError: type[Exception] = getattr(_exceptions, "MCPError", None) or _exceptions.McpError  # mcp 1.x's name
+"""The exception the SDK's client raises for a JSON-RPC error answer (``.error`` is the error)."""
 
 MODERN = "2026-07-28"
 HANDSHAKE = "2025-11-25"
@@ -143,15 +147,15 @@ class Guarded:
         mode = mode or ("legacy" if self.transport == "in-process-legacy" else "auto")
         try:
             if scopes is None:
-                async with Client(self.kind.in_process_target(self.server), mode=mode) as client:
+                async with unauthenticated_client(self.kind.in_process_target(self.server), mode) as client:
                     return await in_process(client, method, dict(params or {}))
             async with scoped_client(self.server, scopes, mode=mode, **token_claims) as client:
                 return await in_process(client, method, dict(params or {}))
-        except BaseExceptionGroup as group:
-            refusals = [e for e in leaves(group) if isinstance(e, MCPError)]
-            if not refusals:
+        except BaseException as failure:  # the connection itself refused (a group on mcp 2.x)
+            refusals = [e for e in leaves(failure) if isinstance(e, MCPError)]
+            if not refusals or isinstance(failure, KeyboardInterrupt):
                 raise
-            return Answer(None, {}, {"error": refusals[-1].error.model_dump(mode="json", exclude_none=True)})
+            return Answer(None, {}, {"error": error_of(refusals[-1])})
 
     async def post(
         self,
@@ -216,6 +220,23 @@ def http_answer(response: httpx2.Response) -> Answer:
     return Answer(response.status_code, headers, body, raw)
 
 
+def error_of(error: BaseException) -> dict[str, Any]:
+    data: Any = error.error  # type: ignore[attr-defined]
+    dumped: dict[str, Any] = data.model_dump(mode="json", exclude_none=True)
+    return dumped
+
+
+def unauthenticated_client(target: Any, mode: str) -> Any:
+    """The SDK's in-process client for ``target`` with no token at all."""
+    if SDK_MAJOR >= 2:
+        from mcp import Client
+
+        return Client(target, mode=mode)
+    from mcp.shared.memory import create_connected_server_and_client_session
+
+    return create_connected_server_and_client_session(target)
+
+
 def leaves(error: BaseException) -> Iterator[BaseException]:
     if isinstance(error, BaseExceptionGroup):
         for inner in error.exceptions:
@@ -229,14 +250,17 @@ async def in_process(client: Any, method: str, params: dict[str, Any]) -> Answer
     try:
         result = await _call(client, method, params)
     except MCPError as error:
-        return Answer(None, {}, {"error": error.error.model_dump(mode="json", exclude_none=True)})
+        return Answer(None, {}, {"error": error_of(error)})
     dumped = result if isinstance(result, dict) else result.model_dump(mode="json", by_alias=True, exclude_none=True)
     return Answer(None, {}, {"result": dumped})
 
 
 async def _call(client: Any, method: str, params: dict[str, Any]) -> Any:
     if method == "tools/call":
-        return await client.call_tool(params["name"], params.get("arguments") or {}, meta=params.get("_meta"))
+        meta = {"meta": params["_meta"]} if "_meta" in params else {}
+        return await client.call_tool(params["name"], params.get("arguments") or {}, **meta)
+    if method == "ping":
+        return await client.send_ping()
     if method == "prompts/get":
         return await client.get_prompt(params["name"], params.get("arguments"))
     if method == "resources/read":
@@ -256,6 +280,8 @@ async def _call(client: Any, method: str, params: dict[str, Any]) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # deprecated for 2026-07-28, still what a 2025 client sends
             return await call(params["uri"])
+    if SDK_MAJOR < 2:
+        pytest.skip(f"mcp 1.x's client sends only the methods it knows, not {method}")
     request = types.Request[Any, Any](method=method, params=params or None)
     return await client.session.send_request(request, TypeAdapter(dict[str, Any]))
 

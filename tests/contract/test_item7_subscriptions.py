@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from mcp.shared.exceptions import MCPError
 
 from fastmcp_scopes.testing import scoped_client
 
@@ -17,8 +16,10 @@ from .conftest import (
     Answer,
     Guarded,
     Install,
+    MCPError,
     ServerKind,
     assert_refused_like,
+    error_of,
     fails_today,
     http_answer,
     skip_unless,
@@ -35,7 +36,7 @@ async def listen(guarded: Guarded, scopes: list[str], uris: list[str]) -> Answer
                 async with client.listen(resource_subscriptions=uris):
                     return Answer(None, {}, {"result": {}})
             except MCPError as error:
-                return Answer(None, {}, {"error": error.error.model_dump(mode="json", exclude_none=True)})
+                return Answer(None, {}, {"error": error_of(error)})
     assert guarded.http is not None
     params = {
         "notifications": {"resourceSubscriptions": uris},
