@@ -43,6 +43,7 @@ from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
 from fastmcp_scopes.operation import PARSE_ERROR, InvalidOperationError, Operation
 from fastmcp_scopes.pipeline import Pipeline
 from fastmcp_scopes.policy import Caller
+from fastmcp_scopes.settings import missing_http_settings, missing_http_settings_error
 from fastmcp_scopes.tokens import JWTVerifier
 
 __all__ = ["ProtectedResource", "ScopeChallengeMiddleware", "VerifiedByServer", "caller_from_token", "protect"]
@@ -301,11 +302,11 @@ def protect(
         ConfigurationError: nothing to verify tokens with, or no resource URL (fail closed).
     """
     s = pipeline.guard.settings
+    missing = missing_http_settings(s, resource_url_known=resource_url is not None, verifier_known=verifier is not None)
+    if missing:
+        raise missing_http_settings_error(missing, alternatives=server_hint)
     resource_url = s.resource_url or resource_url
-    if resource_url is None:
-        raise ConfigurationError(
-            f"serving over HTTP needs the canonical server URL: set FASTMCP_SCOPES_RESOURCE_URL (or {server_hint})"
-        )
+    assert resource_url is not None
     if verifier is None:
         verifier = JWTVerifier.from_settings(s, resource_url=resource_url, server_hint=server_hint)
     servers = list(s.authorization_servers or authorization_servers or ([s.issuer] if s.issuer else []))

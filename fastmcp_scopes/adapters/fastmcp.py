@@ -281,7 +281,7 @@ def _guarded_app(pipeline: Pipeline, server: FastMCP[Any], http_app: Callable[..
             verifier=VerifiedByServer() if auth is not None else None,
             resource_url=f"{str(base).rstrip('/')}/{mcp_path.lstrip('/')}" if base is not None else None,
             authorization_servers=[str(a) for a in getattr(auth, "authorization_servers", None) or []],
-            server_hint="the auth provider's base_url, or give the server auth=",
+            server_hint="give the FastMCP server an auth= provider with a base_url instead",
         )
         ours = ASGIMiddleware(ScopeChallengeMiddleware, **guarded)
         return http_app(path=path, middleware=[*(middleware or []), ours], **options)

@@ -223,7 +223,7 @@ def _guarded_app(
             resource_url=str(auth.resource_server_url) if auth and auth.resource_server_url else None,
             authorization_servers=[str(auth.issuer_url)] if auth else [],
             resource_indicator=str(auth.resource_server_url) if auth and auth.validate_token_resource else None,
-            server_hint="AuthSettings.resource_server_url and token_verifier=",
+            server_hint="give the MCPServer token_verifier= and AuthSettings(resource_server_url=...) instead",
         )
         app = build(streamable_http_path=streamable_http_path, **options)
         app.add_middleware(ScopeChallengeMiddleware, **guarded)
