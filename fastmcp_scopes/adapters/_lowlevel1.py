@@ -1,0 +1,157 @@
+"""The hook for servers on the mcp 1.x low-level ``Server`` (mcp 1.x ``FastMCP``, fastmcp 3.x), which has no
+middleware: every entry of its ``request_handlers`` (keyed by request type, filled as handlers are
+registered) is wrapped, so each request is decided by the pipeline before its handler runs, whichever
+decorator registered it and whenever.
+
+Refusals are raised from the wrapper, *outside* the handler: mcp 1.x's ``call_tool`` handler turns any
+exception raised inside it into an ``isError`` tool result, code and ``data`` lost; raised here, the SDK
+answers the JSON-RPC error whole. The caller is the current HTTP request's authenticated user where there is
+one: a stateful 1.x session runs its handlers in the context of the request that created it, so the SDK's
+``auth_context_var`` there holds that first request's token, not the current one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from importlib import import_module
+from typing import Any
+
+from fastmcp_scopes._compat import AuthenticatedUser, auth_context_var, mcp_error, types
+from fastmcp_scopes.adapters import annotated_meta
+from fastmcp_scopes.http import caller_from_token
+from fastmcp_scopes.operation import METHODS, NOT_FOUND_REPLIES, InvalidOperationError, Operation
+from fastmcp_scopes.pipeline import Pipeline, Primitive, concealing
+from fastmcp_scopes.policy import Caller, Decision
+from fastmcp_scopes.settings import Kind
+
+__all__ = ["Identify", "caller", "hook", "hooked"]
+
+Identify = Callable[[Kind, str], Primitive | None]
+"""A listed item's primitive, from its kind and identity (name, URI or URI template)."""
+
+_Handler = Callable[[Any], Awaitable[Any]]
+
+# 1.x-only names, looked up at run time: the package is type-checked against mcp 2.x, where the low-level
+# server keeps no request context variable and ServerResult is a union of result types, not a wrapper.
+request_ctx: Any = import_module("mcp.server.lowlevel.server").request_ctx
+_ServerResult: Any = types.ServerResult
+
+_LISTED: Mapping[str, tuple[str, str]] = {
+    "tools/list": ("tools", "name"),
+    "prompts/list": ("prompts", "name"),
+    "resources/list": ("resources", "uri"),
+    "resources/templates/list": ("resourceTemplates", "uriTemplate"),
+}
+"""Each listing's result member, and the member of an item that names it."""
+
+
+def hook(lowlevel: Any, pipeline: Pipeline, identify: Identify) -> None:
+    """Decide every request and notification ``lowlevel`` (an mcp 1.x ``Server``) handles, now and later.
+
+    Raises:
+        RuntimeError: a guard is already installed on this server.
+    """
+    if hooked(lowlevel):
+        raise RuntimeError("a ScopeGuard is already installed on this server")
+    lowlevel.request_handlers = _Guarded(
+        lambda handler: _request(pipeline, identify, handler), lowlevel.request_handlers
+    )
+    lowlevel.notification_handlers = _Guarded(
+        lambda handler: _notification(pipeline, handler), lowlevel.notification_handlers
+    )
+
+
+def hooked(lowlevel: Any) -> bool:
+    """Whether a guard is already installed on ``lowlevel``."""
+    return isinstance(lowlevel.request_handlers, _Guarded)
+
+
+class _Guarded(dict[Any, _Handler]):
+    """A handler table that wraps every handler put in it, so that one registered after ``install`` is
+    guarded too (the SDK's decorators assign into the table)."""
+
+    def __init__(self, wrap: Callable[[_Handler], _Handler], handlers: Mapping[Any, _Handler]) -> None:
+        super().__init__()
+        self._wrap = wrap
+        for key, handler in handlers.items():
+            self[key] = handler
+
+    def __setitem__(self, key: Any, handler: _Handler) -> None:
+        super().__setitem__(key, self._wrap(handler))
+
+
+def caller() -> Caller | None:
+    """The caller of the request being handled: the current HTTP request's user, else the SDK's context."""
+    context = request_ctx.get(None)
+    request = getattr(context, "request", None)
+    user = request.scope.get("user") if request is not None and hasattr(request, "scope") else None
+    if not isinstance(user, AuthenticatedUser):
+        user = auth_context_var.get()
+    return caller_from_token(user.access_token) if user is not None else None
+
+
+def _operation(message: Any, request_id: str | int | None) -> Operation:
+    params = message.params
+    dumped = params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else None
+    try:
+        return Operation.of(message.method, dumped, request_id)
+    except InvalidOperationError as err:
+        raise mcp_error(err.code, err.message) from None
+
+
+def _request(pipeline: Pipeline, identify: Identify, handler: _Handler) -> _Handler:
+    async def guarded(request: Any) -> Any:
+        if request is None:
+            # Not a client's request: the SDK refreshing its tool cache (Server._get_cached_tool_definition
+            # calls the tools/list handler with None before validating a call's arguments).
+            return await handler(request)
+        context = request_ctx.get(None)
+        operation = _operation(request, context.request_id if context is not None else None)
+        decision = await pipeline.decide(operation, caller())
+        if decision.outcome == "not_found":
+            reply = NOT_FOUND_REPLIES.get(operation.method)
+            if reply is None:  # the server's own lookup answers, with the primitive concealed from it
+                with concealing(decision, operation):
+                    return await handler(request)
+            member, value = reply
+            if member == "error":
+                raise mcp_error(**value)
+            # completion: the empty answer the SDK itself gives when the handler has none.
+            return _ServerResult(types.CompleteResult.model_validate(value))
+        if not decision.allowed:
+            raise mcp_error(**decision.jsonrpc_error())
+        result = await handler(request)
+        if operation.action == "list" and operation.method in _LISTED:
+            return _filtered(pipeline, identify, operation.method, result, decision)
+        return result
+
+    return guarded
+
+
+def _notification(pipeline: Pipeline, handler: _Handler) -> _Handler:
+    async def guarded(notification: Any) -> None:
+        operation = _operation(notification, None)
+        if (await pipeline.decide(operation, caller())).allowed:
+            await handler(notification)
+
+    return guarded
+
+
+def _filtered(pipeline: Pipeline, identify: Identify, method: str, result: Any, decision: Decision) -> Any:
+    listing = getattr(result, "root", result)
+    member, id_key = _LISTED[method]
+    items = getattr(listing, member, None)
+    kind = METHODS[method].kind
+    if not isinstance(items, list) or kind is None:
+        return result
+
+    def primitive_of(item: Any) -> Primitive | None:
+        key = getattr(item, id_key, None)
+        return identify(kind, str(key)) if key is not None else None
+
+    annotate = not pipeline.guard.settings.hide_unauthorized
+    kept = [
+        item.model_copy(update={"meta": annotated_meta(own, item.meta)}) if annotate and own is not None else item
+        for item, own in pipeline.listed(decision, items, primitive_of)
+    ]
+    return _ServerResult(listing.model_copy(update={member: kept}))
