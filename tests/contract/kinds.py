@@ -53,6 +53,8 @@ class ServerKind:
     """A fresh server whose listings and reads carry a public cache hint of 60 s, as its users set one."""
     tool_versions: bool = False
     """Whether tools take ``version=`` and a call picks one with ``_meta: {"fastmcp": {"version": ...}}``."""
+    modern_era: bool = True
+    """Whether the lineage speaks the 2026-07-28 per-request protocol era (``Mcp-Method``, ``Mcp-Param-*``)."""
     serves_listen: bool = False
     """Whether the server answers ``subscriptions/listen`` (2026-07-28) out of the box."""
     with_own_auth: Callable[[DevAuthorizationServer, str], Any] | None = None
@@ -231,6 +233,7 @@ CANDIDATES = [
         add_completion=_decorator_completion,
         catch_all_template="files://{path}",  # mcp 1.x: a parameter matches one path segment, no more
         in_process_target=_lowlevel,
+        modern_era=False,
     ),
     ServerKind(
         name="fastmcp3",
@@ -243,6 +246,7 @@ CANDIDATES = [
         in_process_target=_lowlevel,
         new_with_cache_hint=_fastmcp_with_cache_hint,
         tool_versions=True,
+        modern_era=False,  # fastmcp 3 runs on mcp 1.x
         with_own_auth=_fastmcp_with_auth,
     ),
     ServerKind(

@@ -56,7 +56,8 @@ def test_installing_twice_is_refused(server_kind: ServerKind) -> None:
 
 @pytest.mark.parametrize("server", ["not a server", object()], ids=["str", "object"])
 def test_another_kind_of_server_is_refused_naming_what_is_supported(server: object) -> None:
-    with pytest.raises(TypeError, match=rf"MCPServer and fastmcp\.FastMCP servers, got {type(server).__name__}"):
+    # The supported kinds depend on the lineages installed; the message names them and what it got.
+    with pytest.raises(TypeError, match=rf"supports .*(MCPServer|FastMCP).*got \S*\b{type(server).__name__}\b"):
         ScopeGuard().install(server)
 
 

@@ -13,7 +13,7 @@ from pydantic import Field
 from fastmcp_scopes import requires_scopes
 
 from ..adapters.hr import HIDDEN_AND_UNKNOWN, add_hr_primitives, scopes_of_table
-from .conftest import HANDSHAKE, MODERN, Install, ServerKind, fails_today
+from .conftest import HANDSHAKE, MODERN, Install, ServerKind, fails_today, skip_unless
 
 Region = Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]
 
@@ -96,6 +96,7 @@ async def test_every_kind_of_hidden_primitive_answers_like_a_missing_one(
 async def test_over_http_in_either_era_a_hidden_primitive_answers_like_a_missing_one(
     server_kind: ServerKind, install: Install, era: str, kind: str, hidden: str, unknown: str
 ) -> None:
+    skip_unless(era != MODERN or server_kind.modern_era, f"{server_kind.name} has no {MODERN} era")
     ran: list[str] = []
     guarded = await install(hr(server_kind, ran), hidden_calls="not_found", undeclared="deny")
     arguments = {"employee": "a", "amount": 1}
@@ -122,6 +123,7 @@ async def test_over_http_in_either_era_a_hidden_primitive_answers_like_a_missing
 async def test_param_headers_of_a_hidden_tool_answer_like_a_missing_tool(
     server_kind: ServerKind, install: Install, request: pytest.FixtureRequest, param_headers: dict[str, str]
 ) -> None:
+    skip_unless(server_kind.modern_era, f"{server_kind.name} has no {MODERN} era, so no Mcp-Param-* headers")
     if server_kind.name.startswith("fastmcp") and param_headers in ({"mcp-param-region": "us"}, {}):
         fails_today(request, "issue 8 item 5: Mcp-Param-* header errors for a hidden tool")
     ran: list[str] = []
@@ -148,6 +150,7 @@ async def test_param_headers_of_a_hidden_tool_answer_like_a_missing_tool(
 @pytest.mark.parametrize("transport", ["http"], indirect=True)
 async def test_param_headers_are_still_checked_for_a_visible_tool(server_kind: ServerKind, install: Install) -> None:
     """The control for the table above: the header check is the server's, and runs when the tool is visible."""
+    skip_unless(server_kind.modern_era, f"{server_kind.name} has no {MODERN} era, so no Mcp-Param-* headers")
     ran: list[str] = []
     guarded = await install(hr(server_kind, ran), hidden_calls="not_found")
 

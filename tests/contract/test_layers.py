@@ -51,10 +51,9 @@ async def test_without_the_connect_scope_nothing_is_served(
 
     data = refusal_of(answer)["data"]
     assert data["missing"] == ["mcp:connect"]
-    if method == "ping" or guarded.transport != "http":
-        # In-process the connection itself is refused; ping reaches nothing but the connect layer.
+    if method == "ping":  # reaches nothing but the connect layer
         assert data == refusal_data(["mcp:connect"], ["mcp:connect"], [["mcp:connect"]], "mcp:connect")
-    else:  # one challenge for the whole operation: its list layer too
+    else:  # refused at connection (connect layer only), or the whole operation in one challenge (list layer too)
         assert "mcp:connect" in data["scope"].split()
 
 
