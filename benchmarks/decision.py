@@ -43,6 +43,9 @@ from mcp.server.mcpserver import MCPServer  # noqa: E402
 
 from fastmcp_scopes import Caller, Requirement, ScopeGuard, requires_scopes  # noqa: E402
 from fastmcp_scopes.audit import AUDIT_LOGGER, emit  # noqa: E402
+from fastmcp_scopes.operation import Operation  # noqa: E402
+from fastmcp_scopes.pipeline import Pipeline  # noqa: E402
+from fastmcp_scopes.policy import adapter_for  # noqa: E402
 from fastmcp_scopes.testing import acting_as  # noqa: E402
 
 LAYERS: dict[str, Any] = {
@@ -98,6 +101,28 @@ def _server(tools: int, *, guarded: bool) -> MCPServer:
     return mcp
 
 
+def bench_pipeline(seconds: float, rounds: int) -> float:
+    """Microseconds per pipeline decision of a ``tools/call``: the operation read from its params, the
+    tool resolved through the server's registry, decided (audit off: it is timed separately)."""
+    mcp = MCPServer("bench")
+    mcp.tool(name="update_salary")(requires_scopes(any_of=[["employees:write", "payroll:approve"], ["admin"]])(_noop))
+    guard = ScopeGuard(**LAYERS, audit=False)
+    pipeline = Pipeline(guard, adapter_for(mcp).registry(mcp))
+    caller = Caller(frozenset([*CALLER_SCOPES, "payroll:approve"]), subject="bench", client_id="bench")
+    params = {"name": "update_salary", "arguments": {"employee": "e1", "amount": 1}}
+
+    async def decide() -> Any:
+        return await pipeline.decide(Operation.of("tools/call", params, 1), caller)
+
+    if not anyio.run(decide).allowed:
+        raise RuntimeError("the benchmark decision should allow")
+    return min(anyio.run(_per_await_us, decide, seconds) for _ in range(rounds))
+
+
+def _noop(employee: str = "", amount: int = 0) -> int:
+    return amount
+
+
 def bench_decision(seconds: float, rounds: int) -> tuple[float, float]:
     """Microseconds per decision, and per decision with its audit event."""
     guard = ScopeGuard(**LAYERS)
@@ -119,7 +144,12 @@ def bench_decision(seconds: float, rounds: int) -> tuple[float, float]:
 
 async def bench_requests(tools: int, seconds: float, rounds: int, listings: int, mode: str) -> dict[str, float]:
     plain, guarded = _server(tools, guarded=False), _server(tools, guarded=True)
-    best = {"call": float("inf"), "list_plain": float("inf"), "list_guarded": float("inf")}
+    best = {
+        "call": float("inf"),
+        "call_guarded": float("inf"),
+        "list_plain": float("inf"),
+        "list_guarded": float("inf"),
+    }
     with acting_as(CALLER_SCOPES):
         async with (
             Client(plain, mode=mode) as plain_client,
@@ -132,6 +162,10 @@ async def bench_requests(tools: int, seconds: float, rounds: int, listings: int,
             for _ in range(rounds):
                 best["call"] = min(
                     best["call"], await _per_await_us(lambda: plain_client.call_tool("empty", {}), seconds)
+                )
+                best["call_guarded"] = min(
+                    best["call_guarded"],
+                    await _per_await_us(lambda: guarded_client.call_tool("empty", {}), seconds),
                 )
                 # One listing takes long enough to time alone; alternating single listings keeps a
                 # busy machine from favouring whichever case happened to run in a quiet moment.
@@ -159,14 +193,19 @@ def main() -> None:
     logging.getLogger("fastmcp_scopes").setLevel(logging.ERROR)  # the install report's warnings
 
     decision, audited = bench_decision(args.seconds, args.rounds)
+    pipelined = bench_pipeline(args.seconds, args.rounds)
     print(f"python {sys.version.split()[0]}; best of {args.rounds} rounds ({args.listings} listings each per round)")
     print(f"guard decision (tools/call, layers + hierarchy + 2 alternatives): {decision:8.2f} µs   (target < 10 µs)")
     print(f"guard decision and its audit event:                               {audited:8.2f} µs")
+    print(f"pipeline decision (read operation, resolve tool, decide):         {pipelined:8.2f} µs")
+    print(f"pipeline decision / guard decision:                               {pipelined / decision:8.2f} x")
     for mode in ("auto", "legacy"):
         best = anyio.run(bench_requests, args.tools, args.seconds, args.rounds, args.listings, mode)
         print(f"\nin-process mcp.Client, mode={mode!r}")
         print(f"  empty tool handler call, unguarded:        {best['call']:10.1f} µs")
         print(f"  decision and audit / empty handler call:   {audited / best['call']:10.4f} x")
+        print(f"  empty tool handler call, guarded:          {best['call_guarded']:10.1f} µs")
+        print(f"  guarded / unguarded call:                  {best['call_guarded'] / best['call']:10.3f} x")
         print(f"  tools/list of {args.tools} tools, unguarded:     {best['list_plain']:10.1f} µs")
         print(f"  tools/list of {args.tools} tools, guarded:       {best['list_guarded']:10.1f} µs")
         ratio = best["list_guarded"] / best["list_plain"]

@@ -153,7 +153,7 @@ class Pipeline:
         self.guard = guard
         self.registry = registry
         self.clock = clock
-        self._own: dict[tuple[Kind, str, ScopeDeclaration | None], Requirement | None] = {}
+        self._own: dict[tuple[Kind, str], tuple[ScopeDeclaration | None, Requirement | None]] = {}
 
     # -- requirements -------------------------------------------------------------------------------
 
@@ -163,13 +163,15 @@ class Pipeline:
         Raises:
             ConfigurationError: a declaration that cannot be resolved.
         """
-        key = (primitive.kind, primitive.key, primitive.declaration)
-        if key in self._own:
-            return self._own[key]
+        # By identity: hashing a declaration (a tree of frozen values) costs more than the decision itself.
+        key = (primitive.kind, primitive.key)
+        cached = self._own.get(key)
+        if cached is not None and cached[0] is primitive.declaration:
+            return cached[1]
         own = self.guard.own_requirement(primitive.kind, primitive.key, primitive.declaration)
         if len(self._own) >= _CACHE_SIZE:
-            self._own.clear()  # keys follow what servers register, but templates and mounts can grow
-        self._own[key] = own
+            self._own.clear()  # keys are what the server registers, but servers can register without bound
+        self._own[key] = (primitive.declaration, own)
         return own
 
     def install_report(self) -> InstallReport:
