@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from fastmcp_scopes.errors import GraphQLUpstreamError
 from fastmcp_scopes.graphql.analysis import OperationAnalysis, OperationKind
+from fastmcp_scopes.graphql.cache import CatalogueCache
 from fastmcp_scopes.graphql.directives import ScopeDeclaration
 from fastmcp_scopes.graphql.endpoints import GraphQLCoreEndpoint, GraphQLEndpoint, HTTPGraphQLEndpoint
 from fastmcp_scopes.graphql.federation import DirectiveNames
 from fastmcp_scopes.graphql.input_schema import operation_input_schema
+from fastmcp_scopes.graphql.limits import QueryLimitError, QueryLimits
 from fastmcp_scopes.graphql.loading import SCHEMA_ENV_VAR, load_schema, load_schema_async, read_operation_files
 from fastmcp_scopes.graphql.requires_scopes import RequiresScopesRule
 from fastmcp_scopes.graphql.schema import DEFAULT_MAX_ERRORS, DEFAULT_MAX_TOKENS, GraphQLSchemaWarning, ScopedSchema
@@ -39,6 +41,7 @@ __all__ = [
     "load_schema_async",
     "read_operation_files",
     # analysis
+    "CatalogueCache",
     "DEFAULT_MAX_ERRORS",
     "DEFAULT_MAX_TOKENS",
     "DirectiveNames",
@@ -51,6 +54,8 @@ __all__ = [
     "GraphQLEndpoint",
     "GraphQLUpstreamError",
     "HTTPGraphQLEndpoint",
+    "QueryLimitError",
+    "QueryLimits",
     "operation_input_schema",
     "schema_sdl",
     # operations as MCP tools (import the MCP SDK, on first use)

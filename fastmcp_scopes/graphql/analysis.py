@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Literal
 
 from graphql import FragmentDefinitionNode, OperationDefinitionNode
@@ -40,17 +41,21 @@ from fastmcp_scopes.graphql.requires_scopes import (
     narrow,
 )
 from fastmcp_scopes.graphql.scope_index import ScopeIndex
+from fastmcp_scopes.graphql.syntax import OperationSyntax
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
 
 __all__ = [
     "OperationAnalysis",
     "OperationKind",
     "PlanEvaluator",
+    "analysis_from",
     "analysis_of",
     "fragments_of",
 ]
 
 OperationKind = Literal["query", "mutation", "subscription"]
+
+_AUTHENTICATED = attrgetter("authenticated")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,9 @@ class OperationAnalysis:
     - ``definition``: the operation's AST, for callers that need its variables or text;
     - ``fragments``: the fragment definitions it uses (directly or through other fragments), in the order
       reached: with ``definition``, a document that runs exactly the analysed operation.
+
+    ``definition`` and ``fragments`` come from ``syntax``, which an analysis read from a
+    :class:`~fastmcp_scopes.graphql.cache.CatalogueCache` parses only when first asked.
     """
 
     name: str | None
@@ -73,14 +81,22 @@ class OperationAnalysis:
     authenticated: bool
     origins: Mapping[str, tuple[str, ...]] = field(hash=False)
     declarations: tuple[ScopeDeclaration, ...] = ()
-    definition: OperationDefinitionNode | None = field(default=None, compare=False, repr=False)
-    fragments: tuple[FragmentDefinitionNode, ...] = field(default=(), compare=False, repr=False)
+    syntax: OperationSyntax | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def definition(self) -> OperationDefinitionNode | None:
+        """The operation's AST (``None`` for an analysis built without syntax)."""
+        return self.syntax.definition if self.syntax is not None else None
+
+    @property
+    def fragments(self) -> tuple[FragmentDefinitionNode, ...]:
+        """The fragment definitions the operation uses, in the order reached."""
+        return self.syntax.fragments if self.syntax is not None else ()
 
     @property
     def source_name(self) -> str | None:
-        """The name of the source (file) the operation was parsed from, when its AST has locations."""
-        loc = self.definition.loc if self.definition is not None else None
-        return loc.source.name if loc is not None else None
+        """The name of the source (file) the operation was parsed from, when known."""
+        return self.syntax.source_name if self.syntax is not None else None
 
     @property
     def requires_token(self) -> bool:
@@ -188,29 +204,60 @@ def analysis_of(
     if not isinstance(operation, OperationDefinitionNode):
         raise TypeError("analysis_of() takes an operation's plan")
     collected, used = evaluator.declarations(plan)
-    declarations = tuple(collected.values())
-    name = operation.name.value if operation.name else None
-    # Many elements share one declared requirement: combine each distinct one once (AND is idempotent).
-    distinct = dict.fromkeys(d.requirement for d in declarations if not d.requirement.is_empty)
-    requirement = Requirement.combine_all(
-        distinct, cap=cap, where=f"operation {name}" if name else "the anonymous operation"
+    plans = evaluator.plans.fragments
+    fragments = tuple(f for f in (plans[n].node for n in used if n in plans) if isinstance(f, FragmentDefinitionNode))
+    return analysis_from(
+        operation.name.value if operation.name else None,
+        operation.operation.value,
+        tuple(collected.values()),
+        OperationSyntax.parsed(operation, fragments),
+        cap=cap,
     )
+
+
+def analysis_from(
+    name: str | None,
+    kind: OperationKind,
+    declarations: tuple[ScopeDeclaration, ...],
+    syntax: OperationSyntax | None,
+    *,
+    cap: int = DEFAULT_MAX_ALTERNATIVES,
+    requirement: Requirement | None = None,
+) -> OperationAnalysis:
+    """The :class:`OperationAnalysis` of an operation touching ``declarations`` (in the order reached).
+
+    ``requirement``: their combination, when already known (read back from a catalogue cache).
+    Raises :class:`~fastmcp_scopes.errors.RequirementTooComplexError` past ``cap`` alternatives.
+    """
+    if requirement is None:
+        requirement = _combined(name, declarations, cap)
     origins: dict[str, list[str]] = {scope: [] for scope in sorted(requirement.scopes)}
     for declaration in declarations:
-        for scope in declaration.requirement.scopes:
+        for scope in declaration.scopes:
             if scope in origins:
                 origins[scope].append(declaration.coordinate)
-    plans = evaluator.plans.fragments
-    fragments = tuple(plans[n].node for n in used if n in plans)
     return OperationAnalysis(
         name=name,
-        kind=operation.operation.value,
+        kind=kind,
         requirement=requirement,
-        authenticated=any(d.authenticated for d in declarations),
+        authenticated=any(map(_AUTHENTICATED, declarations)),
         origins={scope: tuple(coordinates) for scope, coordinates in origins.items()},
         declarations=declarations,
-        definition=operation,
-        fragments=tuple(f for f in fragments if isinstance(f, FragmentDefinitionNode)),
+        syntax=syntax,
+    )
+
+
+def _combined(name: str | None, declarations: tuple[ScopeDeclaration, ...], cap: int) -> Requirement:
+    # Many elements share one declared requirement: combine each distinct one once (AND is idempotent). The
+    # requirements of one alternative are a plain union, taken at once; only the others need cross products,
+    # in their order (which keeps each alternative where its author put it).
+    distinct = dict.fromkeys(d.requirement for d in declarations if not d.requirement.is_empty)
+    single: frozenset[str] = frozenset().union(*(r.alternatives[0] for r in distinct if len(r.alternatives) == 1))
+    several = [r for r in distinct if len(r.alternatives) > 1]
+    return Requirement.combine_all(
+        [Requirement((single,)), *several] if single else several,
+        cap=cap,
+        where=f"operation {name}" if name else "the anonymous operation",
     )
 
 

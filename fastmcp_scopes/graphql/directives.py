@@ -8,7 +8,7 @@ keyed by its schema coordinate, so the per-operation analysis is dictionary look
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql import (
     DirectiveNode,
@@ -42,6 +42,11 @@ class ScopeDeclaration:
     coordinate: str
     requirement: Requirement
     authenticated: bool
+    scopes: frozenset[str] = field(init=False, compare=False, repr=False)
+    """Every scope the requirement names (kept, since each analysis asks for it)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scopes", self.requirement.scopes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from pydantic import ConfigDict
 from fastmcp_scopes.decorators import PerCallRequirement, requires_scopes
 from fastmcp_scopes.errors import ConfigurationError, GraphQLScopeError, GraphQLUpstreamError
 from fastmcp_scopes.graphql.analysis import OperationAnalysis
+from fastmcp_scopes.graphql.cache import CatalogueCache
 from fastmcp_scopes.graphql.endpoints import GraphQLEndpoint, HTTPGraphQLEndpoint
 from fastmcp_scopes.graphql.input_schema import operation_input_schema
 from fastmcp_scopes.graphql.limits import QueryLimitError, QueryLimits, parse_bounded
@@ -155,6 +156,7 @@ def add_operation_tools(
     tool_name: Callable[[str], str] = snake_case,
     cap: int = DEFAULT_MAX_ALTERNATIVES,
     query_limits: QueryLimits | None = None,
+    cache: CatalogueCache | None = None,
 ) -> list[str]:
     """Register each named operation in ``operations`` (``.graphql``/``.gql`` files, or directories
     searched recursively) as a tool of ``server``; return the names of the tools added, in order.
@@ -180,6 +182,8 @@ def add_operation_tools(
       one past ``query_limits`` (size, parser tokens, selection depth), before any validation or analysis.
     - ``query_limits`` defaults to the ``FASTMCP_SCOPES_GRAPHQL_MAX_QUERY_*`` settings (``guard.settings``
       when a ``guard`` is given).
+    - ``cache``: a :class:`CatalogueCache` from which the next start-up reads the operations' analyses back
+      instead of validating and analysing them again (see :meth:`ScopedSchema.analyze_catalogue`).
     - ``schema`` defaults to ``guard.graphql_schema()`` when a ``guard`` is given, else to the one
       ``FASTMCP_SCOPES_GRAPHQL_SCHEMA`` names (:func:`load_schema`); either way from that variable.
 
@@ -206,7 +210,7 @@ def add_operation_tools(
     files = read_operation_files(*paths)
     planned: list[tuple[str, Path, OperationAnalysis, str, str | None]] = []
     # One validation over the whole catalogue (see ScopedSchema.analyze_catalogue), not one per file.
-    for name, analysis in schema.analyze_catalogue(files, cap=cap).items():
+    for name, analysis in schema.analyze_catalogue(files, cap=cap, cache=cache).items():
         path = Path(analysis.source_name or "")
         if analysis.kind == "subscription":
             raise GraphQLScopeError(f"{path}: subscription {name} cannot be a tool")

@@ -9,11 +9,13 @@ Operations, on the other hand, are always validated in full: one that does not v
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     ASTValidationRule,
@@ -24,19 +26,23 @@ from graphql import (
     build_ast_schema,
     build_client_schema,
     parse,
+    print_schema,
     specified_rules,
     validate,
     validate_schema,
 )
 from graphql.validation.validate import validate_sdl
 
-from fastmcp_scopes.errors import GraphQLScopeError
-from fastmcp_scopes.graphql.analysis import OperationAnalysis, PlanEvaluator, analysis_of
+from fastmcp_scopes.challenge import validate_scope_token
+from fastmcp_scopes.errors import ConfigurationError, GraphQLScopeError
+from fastmcp_scopes.graphql.analysis import OperationAnalysis, OperationKind, PlanEvaluator, analysis_from, analysis_of
+from fastmcp_scopes.graphql.cache import CacheEntry, CatalogueCache
 from fastmcp_scopes.graphql.catalogue import CataloguePlaces, merge_catalogue
-from fastmcp_scopes.graphql.directives import ScopeDeclarations, read_declarations
+from fastmcp_scopes.graphql.directives import ScopeDeclaration, ScopeDeclarations, read_declarations
 from fastmcp_scopes.graphql.federation import DirectiveNames, prepare_document
 from fastmcp_scopes.graphql.requires_scopes import DefinitionPlan, ScopePlans, scope_rule
 from fastmcp_scopes.graphql.scope_index import ScopeIndex
+from fastmcp_scopes.graphql.syntax import DeferredDocument, OperationSyntax
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
 
 __all__ = [
@@ -69,7 +75,9 @@ class ScopedSchema:
     ``problems`` lists what strict validation found in the schema (empty for a clean schema).
     ``input_directives``: count scope directives on argument and input types (scalars, enums, input objects
     and their fields) too; Apollo Router does not enforce them, so by default they do not count
-    (``FASTMCP_SCOPES_GRAPHQL_INPUT_DIRECTIVES``).
+    (``FASTMCP_SCOPES_GRAPHQL_INPUT_DIRECTIVES``). ``fingerprint``: what identifies this schema and its
+    declarations for a :class:`~fastmcp_scopes.graphql.CatalogueCache` (:meth:`from_sdl` sets it from the
+    SDL's text; otherwise it is worked out from the printed schema when first needed).
     """
 
     def __init__(
@@ -81,9 +89,12 @@ class ScopedSchema:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         max_errors: int = DEFAULT_MAX_ERRORS,
         input_directives: bool = False,
+        fingerprint: str | None = None,
     ) -> None:
         if max_tokens < 1 or max_errors < 1:
             raise ValueError("max_tokens and max_errors must be positive")
+        self._fingerprint = fingerprint
+        self._by_coordinate: dict[str, ScopeDeclaration] | None = None
         self.schema = schema
         self.names = names
         self.problems = tuple(problems)
@@ -160,6 +171,9 @@ class ScopedSchema:
                 max_tokens=max_tokens,
                 max_errors=max_errors,
                 input_directives=input_directives,
+                fingerprint=_digest(
+                    "sdl", sdl, sorted(names.requires_scopes), sorted(names.authenticated), names.subgraph
+                ),
             )
             if no_scope_directives and not scoped.declarations.is_empty:
                 declared = sorted({*scoped.declarations.types, *(f"{t}.{f}" for t, f in scoped.declarations.fields)})
@@ -301,6 +315,7 @@ class ScopedSchema:
         documents: Iterable[tuple[str | Path, str | DocumentNode]],
         *,
         cap: int = DEFAULT_MAX_ALTERNATIVES,
+        cache: CatalogueCache | None = None,
     ) -> dict[str, OperationAnalysis]:
         """Analyse a catalogue of operation documents, ``(source name, text or AST)`` pairs such as
         :func:`~fastmcp_scopes.graphql.read_operation_files` returns: every operation by name, in catalogue order.
@@ -316,18 +331,112 @@ class ScopedSchema:
         operation (a catalogue is keyed by name), two operations of one name, and one fragment name defined
         differently in two documents; and :class:`~fastmcp_scopes.errors.RequirementTooComplexError` past
         ``cap``.
+
+        With a ``cache`` (texts only, not ASTs), a catalogue analysed before with the same schema, options and
+        documents is read back instead (see :mod:`fastmcp_scopes.graphql.cache`): the same analyses, whose
+        syntax trees are parsed only when asked for.
         """
         with _cycle_collection_paused():
-            return self._analyze_catalogue(documents, cap)
+            return self._cached_catalogue(documents, cap, cache)
+
+    def _cached_catalogue(
+        self, documents: Iterable[tuple[str | Path, str | DocumentNode]], cap: int, cache: CatalogueCache | None
+    ) -> dict[str, OperationAnalysis]:
+        listed = [(str(name), document) for name, document in documents]
+        texts = [(name, document) for name, document in listed if isinstance(document, str)]
+        key = None
+        if cache is not None and len(texts) == len(listed) and len({name for name, _ in texts}) == len(texts):
+            key = cache.key(self.fingerprint, self._cache_options(cap), texts)
+            found = self._from_cache(cache.load(key), texts, cap)
+            if found is not None:
+                return found
+        analyses = self._analyze_catalogue(listed, cap)
+        if cache is not None and key is not None:
+            index = {name: number for number, (name, _text) in enumerate(texts)}
+            cache.store(
+                key,
+                [
+                    CacheEntry(
+                        name,
+                        a.kind,
+                        index[a.source_name or ""],
+                        tuple(f.name.value for f in a.fragments),
+                        tuple(d.coordinate for d in a.declarations),
+                        tuple(tuple(sorted(alternative)) for alternative in a.requirement.alternatives),
+                    )
+                    for name, a in analyses.items()
+                ],
+            )
+        return analyses
+
+    @property
+    def fingerprint(self) -> str:
+        """What identifies this schema and its declarations, for a catalogue cache's key."""
+        if self._fingerprint is None:
+            declared = sorted(
+                (d.coordinate, d.requirement.to_json(), d.authenticated)
+                for d in (*self.declarations.types.values(), *self.declarations.fields.values())
+            )
+            self._fingerprint = _digest("schema", print_schema(self.schema), declared)
+        return self._fingerprint
+
+    def _cache_options(self, cap: int) -> dict[str, Any]:
+        return {
+            "cap": cap,
+            "max_tokens": self.max_tokens,
+            "max_errors": self.max_errors,
+            "input_directives": self.input_directives,
+        }
+
+    def _from_cache(
+        self, entries: list[CacheEntry] | None, texts: Sequence[tuple[str, str]], cap: int
+    ) -> dict[str, OperationAnalysis] | None:
+        if entries is None:
+            return None
+        if self._by_coordinate is None:
+            self._by_coordinate = {
+                d.coordinate: d for d in (*self.declarations.types.values(), *self.declarations.fields.values())
+            }
+        by_coordinate = self._by_coordinate
+        try:
+            # Each distinct scope checked once (RFC 6749 §3.3): nothing unchecked may reach a challenge header.
+            for scope in {s for entry in entries for alternative in entry.alternatives for s in alternative}:
+                validate_scope_token(scope)
+        except ConfigurationError:
+            return None
+        documents: dict[int, DeferredDocument] = {}
+        analyses: dict[str, OperationAnalysis] = {}
+        for entry in entries:
+            found = tuple(map(by_coordinate.get, entry.coordinates))
+            if not 0 <= entry.document < len(texts) or entry.name in analyses:
+                return None
+            if None in found:
+                return None  # Not this schema's: a foreign or corrupt entry.
+            declarations = cast(tuple[ScopeDeclaration, ...], found)
+            document = documents.get(entry.document)
+            if document is None:
+                name, text = texts[entry.document]
+                document = documents[entry.document] = DeferredDocument(text, name, self.max_tokens)
+            try:
+                # Requirement() refuses alternatives that are not minimal; the scopes were checked above.
+                requirement = Requirement(tuple(map(frozenset, entry.alternatives)))
+            except ConfigurationError:
+                return None  # Not a requirement this library writes.
+            syntax = OperationSyntax.deferred(document, entry.name, entry.fragments)
+            kind: OperationKind = entry.kind  # type: ignore[assignment]  # checked when the entry was read
+            analyses[entry.name] = analysis_from(
+                entry.name, kind, declarations, syntax, cap=cap, requirement=requirement
+            )
+        return analyses
 
     def _analyze_catalogue(
-        self, documents: Iterable[tuple[str | Path, str | DocumentNode]], cap: int
+        self, documents: Iterable[tuple[str, str | DocumentNode]], cap: int
     ) -> dict[str, OperationAnalysis]:
         parsed: list[DocumentNode] = []
         syntax: list[str] = []
         for source_name, document in documents:
             try:
-                parsed.append(self._parse(document, str(source_name)))
+                parsed.append(self._parse(document, source_name))
             except GraphQLScopeError as error:
                 syntax.append(str(error))
         if syntax:
@@ -424,3 +533,7 @@ def _schema_problems_error(source_name: str, problems: Sequence[str]) -> GraphQL
         f"the schema {source_name} does not pass strict validation; {len(problems)} problem(s):\n"
         + _format_problems(problems)
     )
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode("utf-8", "surrogatepass")).hexdigest()
