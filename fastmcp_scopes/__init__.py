@@ -18,6 +18,7 @@ from fastmcp_scopes.errors import (
     ScopesError,
 )
 from fastmcp_scopes.hierarchy import GrantedScopes, ScopeHierarchy
+from fastmcp_scopes.pipeline import authorize
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
 from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import ScopesSettings
@@ -28,6 +29,7 @@ __all__ = [
     # declaring and enforcing
     "ScopeGuard",
     "ScopesSettings",
+    "authorize",
     "requires_scopes",
     # values
     "Caller",

@@ -32,13 +32,14 @@ from typing import Any, Protocol, TypeVar
 from fastmcp_scopes import audit
 from fastmcp_scopes.decorators import ScopeDeclaration
 from fastmcp_scopes.errors import ConfigurationError
-from fastmcp_scopes.operation import NOT_FOUND_REPLIES, Operation
+from fastmcp_scopes.operation import INVALID_PARAMS, NOT_FOUND_REPLIES, Operation
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
 from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import Kind
 
 __all__ = [
     "InstallReport",
+    "authorize",
     "Pipeline",
     "Primitive",
     "Registry",
@@ -89,6 +90,35 @@ class InstallReport:
 _concealed: ContextVar[frozenset[tuple[Kind, str]]] = ContextVar("fastmcp_scopes_concealed", default=frozenset())
 # The decision already taken for the request being handled, and the operation it was taken on.
 _handed: ContextVar[tuple[Decision, Operation] | None] = ContextVar("fastmcp_scopes_handed", default=None)
+
+
+# The pipeline, caller and refusal of the request being handled, for what a handler does on its behalf.
+_serving: ContextVar[tuple[Pipeline, Caller | None, Callable[[Mapping[str, Any]], Exception]] | None] = ContextVar(
+    "fastmcp_scopes_serving", default=None
+)
+
+
+async def authorize(method: str, params: Mapping[str, Any]) -> Decision:
+    """Decide, as the caller of the request being handled, an operation a handler is about to perform on
+    the caller's behalf (``await authorize("resources/read", {"uri": uri})`` before ``ctx.read_resource(uri)``).
+    A server's own reads skip its guard; this one is decided and audited like the caller's own request.
+
+    Raises:
+        Exception: the server's own JSON-RPC error (``MCPError``) carrying the refusal, which servers pass on
+            to the caller unchanged, so that it can step up; a hidden or missing primitive is refused alike.
+        RuntimeError: called outside a request to a guarded server.
+    """
+    serving = _serving.get()
+    if serving is None:
+        raise RuntimeError("authorize() decides for the caller of a guarded request; none is being handled")
+    pipeline, caller, refusal = serving
+    operation = Operation.of(method, params, "on-behalf")
+    decision = await pipeline.decide(operation, caller, on_behalf=True)
+    if decision.outcome == "not_found":  # hidden or missing, refused alike before the handler's own lookup
+        raise refusal({"code": INVALID_PARAMS, "message": f"Unknown {(operation.kind or 'primitives')[:-1]}"})
+    if not decision.allowed:
+        raise refusal(decision.jsonrpc_error())
+    return decision
 
 
 def concealed(kind: Kind, target: str) -> bool:
@@ -196,9 +226,12 @@ class Pipeline:
 
     # -- deciding -----------------------------------------------------------------------------------
 
-    async def decide(self, operation: Operation, caller: Caller | None, *, transport: str | None = None) -> Decision:
+    async def decide(
+        self, operation: Operation, caller: Caller | None, *, transport: str | None = None, on_behalf: bool = False
+    ) -> Decision:
         """The decision for ``operation``, taken once: the one already handed on for this very request
-        (:meth:`handing`), or a new one, audited."""
+        (:meth:`handing`), or a new one, audited. ``on_behalf``: a handler acts for its caller (:func:`authorize`),
+        so a target that does not exist is "not found" here, as a hidden one is."""
         handed = _handed.get()
         if handed is not None:
             decision, decided = handed
@@ -211,7 +244,7 @@ class Pipeline:
                 and decided.arguments == operation.arguments
             ):
                 return decision
-        decision = await self._decide(operation, caller)
+        decision = await self._decide(operation, caller, on_behalf)
         if self.guard.settings.audit:
             audit.emit(decision, clock=self.clock, transport=transport)
         return decision
@@ -241,8 +274,12 @@ class Pipeline:
                 return result(value)
         elif not decision.allowed:
             raise refusal(decision.jsonrpc_error())
-        with self.handing(decision, operation):
-            return await proceed()
+        reset = _serving.set((self, caller, refusal))
+        try:
+            with self.handing(decision, operation):
+                return await proceed()
+        finally:
+            _serving.reset(reset)
 
     @contextmanager
     def handing(self, decision: Decision, operation: Operation) -> Iterator[None]:
@@ -255,7 +292,7 @@ class Pipeline:
         finally:
             _handed.reset(reset)
 
-    async def _decide(self, operation: Operation, caller: Caller | None) -> Decision:
+    async def _decide(self, operation: Operation, caller: Caller | None, on_behalf: bool = False) -> Decision:
         guard = self.guard
         request_id = operation.request_id
         if not operation.known:
@@ -274,7 +311,7 @@ class Pipeline:
             logger.exception("fastmcp-scopes: the requirement of %s %r cannot be computed", kind[:-1], name)
             return guard.refuse("invalid_params", operation.method, caller=caller, name=name, request_id=request_id)
         known = len(found) == len(operation.targets)
-        if not known and operation.method in NOT_FOUND_REPLIES:
+        if not known and (on_behalf or operation.method in NOT_FOUND_REPLIES):
             return guard.refuse("not_found", operation.method, caller=caller, name=name, request_id=request_id)
         decision = guard.decide(
             operation.method, caller=caller, name=name, own=own, known=known, kind=kind, request_id=request_id
@@ -289,8 +326,16 @@ class Pipeline:
         except Exception:
             logger.warning("fastmcp-scopes: no per-call requirement for %s %r", kind[:-1], name, exc_info=True)
             return guard.refuse("invalid_params", operation.method, caller=caller, name=name, request_id=request_id)
+        # The caller can list this primitive now: a per-call refusal asks for the step-up, it does not hide it.
         return guard.decide(
-            operation.method, caller=caller, name=name, own=own, known=known, kind=kind, request_id=request_id
+            operation.method,
+            caller=caller,
+            name=name,
+            own=own,
+            known=known,
+            kind=kind,
+            request_id=request_id,
+            visible=True,
         )
 
     def _own_of(self, found: list[Primitive]) -> Requirement | None:

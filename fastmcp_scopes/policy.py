@@ -295,13 +295,15 @@ class ScopeGuard:
         known: bool = True,
         kind: Kind | None = None,
         request_id: str | int | None = None,
+        visible: bool = False,
     ) -> Decision:
         """Decide one request.
 
         ``own`` is the target primitive's requirement (``None``: undeclared, or no target);
         ``known`` is false when the call names a primitive the server does not have (then only the
         layered scopes apply and the SDK answers "unknown"); ``kind`` is the kind of primitive reached,
-        for a method that can reach several (``completion/complete``).
+        for a method that can reach several (``completion/complete``); ``visible`` says the caller can already
+        list the primitive (its static requirement is met), so a refusal is a challenge, never "not found".
         """
         layers = self.layer_requirement(method, kind)
         granted = self.granted(caller)
@@ -313,7 +315,12 @@ class ScopeGuard:
         if required.is_satisfied_by(granted):
             # Nothing to challenge: skip working out the closest alternative.
             return Decision("allow", method, name, required, granted, _EMPTY, _EMPTY, (), caller, request_id)
-        if name is not None and self.settings.hidden_calls == "not_found" and self.settings.hide_unauthorized:
+        if (
+            name is not None
+            and not visible
+            and self.settings.hidden_calls == "not_found"
+            and self.settings.hide_unauthorized
+        ):
             # Past the connect layer, a primitive the caller cannot list is answered exactly like one
             # that does not exist, and a missing one likewise: nothing tells the two apart.
             connect = self._layers.connect

@@ -1,0 +1,164 @@
+"""Fail closed (issue 11), on every lineage: configuration naming what the server lacks stops install; a
+per-call requirement is worked out only for a caller the static requirement lets through, off the event
+loop, and any failure there is a refusal; a handler acting on its caller's behalf is decided as the caller."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+import pytest
+
+from fastmcp_scopes import ConfigurationError, Requirement, ScopeGuard, authorize, requires_scopes
+
+from .conftest import INSUFFICIENT_SCOPE, Guarded, hr, succeeded
+from .kinds import ServerKind
+
+INVALID_PARAMS = -32602
+NO_REQUIREMENT = "Invalid arguments: no scope requirement can be computed"
+QUERY = {"name": "query", "arguments": {"table": "salaries"}}
+
+
+@pytest.mark.parametrize(
+    ("configured", "suggestion"),
+    [("list_employee", "did you mean 'list_employees'"), ("payroll", "the server's tools are")],
+)
+def test_tool_scopes_for_a_tool_the_server_lacks_stop_install(
+    server_kind: ServerKind, configured: str, suggestion: str
+) -> None:
+    server = hr(server_kind)
+
+    with pytest.raises(ConfigurationError, match=rf"FASTMCP_SCOPES_TOOL_SCOPES names '{configured}'.*{suggestion}"):
+        ScopeGuard(tool_scopes={configured: ["employees:read"]}).install(server)
+    # Nothing was hooked: the corrected configuration installs.
+    ScopeGuard(tool_scopes={"list_employees": ["employees:read"]}).install(server)
+
+
+def _per_call_server(kind: ServerKind, compute: Callable[[Mapping[str, Any]], Requirement], ran: list[str]) -> Any:
+    server = kind.new("per-call")
+
+    @server.tool()
+    @requires_scopes("db:query", per_call=compute)
+    def query(table: str = "") -> str:
+        ran.append(table)
+        return table
+
+    return server
+
+
+@pytest.mark.parametrize("raised", [ZeroDivisionError, KeyError, RecursionError, TypeError])
+async def test_a_per_call_function_that_raises_is_a_refusal_not_a_crash(
+    install: Any, server_kind: ServerKind, raised: type[Exception]
+) -> None:
+    ran: list[str] = []
+
+    def compute(arguments: Mapping[str, Any]) -> Requirement:
+        raise raised("a bug in the server's per-call function")
+
+    guarded: Guarded = await install(_per_call_server(server_kind, compute, ran))
+    answer = await guarded.ask(["db:query"], "tools/call", QUERY)
+
+    assert answer.error is not None, answer.whole()
+    assert (answer.error["code"], answer.error["message"]) == (INVALID_PARAMS, NO_REQUIREMENT)
+    assert answer.status in (None, 400)  # in-process, or the HTTP refusal before dispatch
+    assert ran == []
+
+
+@pytest.mark.parametrize("hidden_calls", ["challenge", "not_found"])
+async def test_a_caller_without_the_static_scopes_costs_no_per_call_work(
+    install: Any, server_kind: ServerKind, hidden_calls: str
+) -> None:
+    computed: list[Mapping[str, Any]] = []
+
+    def compute(arguments: Mapping[str, Any]) -> Requirement:
+        computed.append(arguments)
+        return Requirement.all_of("table:salaries")
+
+    guarded: Guarded = await install(_per_call_server(server_kind, compute, []), hidden_calls=hidden_calls)
+    refused = await guarded.ask(["unrelated:scope"], "tools/call", QUERY)
+    assert not succeeded(refused)
+    assert computed == []  # the caller's input was not even looked at
+
+    stepped = await guarded.ask(["db:query"], "tools/call", QUERY)
+    assert stepped.error is not None and stepped.error["code"] == INSUFFICIENT_SCOPE, stepped.whole()
+    assert stepped.error["data"]["missing"] == ["table:salaries"]
+    assert computed == [QUERY["arguments"]]
+
+
+async def test_an_expensive_per_call_requirement_stalls_no_other_request(
+    install: Any, server_kind: ServerKind, transport: str
+) -> None:
+    """Three callers whose per-call analysis blocks for a long time: a concurrent ping answers within a
+    small multiple of its own latency measured just before (a ratio in the same test, not a wall time)."""
+    if transport != "http":
+        pytest.skip("the server and its callers share one event loop in-process: measured over HTTP")
+    blocking = 2.0
+
+    def compute(arguments: Mapping[str, Any]) -> Requirement:
+        time.sleep(blocking)  # stands for analysing a huge argument; on the event loop it would stop everything
+        return Requirement.all_of("db:query")
+
+    guarded: Guarded = await install(_per_call_server(server_kind, compute, []))
+    token = guarded.token(["db:query"])
+
+    async def ping() -> float:
+        start = time.perf_counter()
+        answer = await guarded.post(token, "ping", {})
+        assert succeeded(answer), answer.whole()
+        return time.perf_counter() - start
+
+    baseline = statistics.median([await ping() for _ in range(5)])
+    during: list[float] = []
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(guarded.ask, ["db:query"], "tools/call", QUERY)
+        await anyio.sleep(0.2)  # the three analyses are under way
+        during = [await ping() for _ in range(3)]
+
+    assert max(during) / baseline < 25, (baseline, during)
+
+
+@pytest.mark.parametrize("hidden_calls", ["challenge", "not_found"])
+async def test_a_handler_reading_on_its_callers_behalf_is_decided_as_the_caller(
+    install: Any, server_kind: ServerKind, hidden_calls: str
+) -> None:
+    ran: list[str] = []
+    server = server_kind.new("on-behalf")
+
+    @server.resource("memo://{name}")
+    @requires_scopes("memos:read")
+    def memo(name: str) -> str:
+        ran.append(name)
+        return f"memo {name}"
+
+    @server.tool()
+    @requires_scopes("summaries:write")
+    async def summarise(uri: str) -> str:
+        await authorize("resources/read", {"uri": uri})
+        return f"summary of {memo(uri.removeprefix('memo://'))}"
+
+    guarded: Guarded = await install(server, hidden_calls=hidden_calls)
+    call = {"name": "summarise", "arguments": {"uri": "memo://board"}}
+    without = await guarded.ask(["summaries:write"], "tools/call", call)
+    with_it = await guarded.ask(["summaries:write", "memos:read"], "tools/call", call)
+    missing = await guarded.ask(["summaries:write"], "tools/call", {**call, "arguments": {"uri": "nope://x"}})
+
+    assert not succeeded(without), without.whole()
+    if hidden_calls == "challenge":
+        # The refusal reaches the caller: as the JSON-RPC error itself where the server passes a handler's
+        # error on (the HTTP answer has begun, so no 403); fastmcp turns it into an error result naming it.
+        assert "Missing scopes: memos:read" in without.whole()
+        if without.error is not None:
+            assert (without.error["code"], without.error["data"]["missing"]) == (INSUFFICIENT_SCOPE, ["memos:read"])
+    else:
+        assert without.whole() == missing.whole()  # hidden and missing answered alike
+    assert succeeded(with_it), with_it.whole()
+    assert ran == ["board"]
+
+
+async def test_authorize_outside_a_guarded_request_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="guarded request"):
+        await authorize("resources/read", {"uri": "memo://x"})
