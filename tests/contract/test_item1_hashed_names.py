@@ -9,7 +9,7 @@ import pytest
 
 from fastmcp_scopes import requires_scopes
 
-from .conftest import Install, ServerKind, assert_refused_like, skip_unless, succeeded
+from .conftest import Install, ServerKind, assert_refused_like, fails_today, skip_unless, succeeded
 
 LEAKS = pytest.mark.xfail(strict=True, reason="issue 8 item 1: the hashed name runs the tool without its scope")
 
@@ -64,3 +64,20 @@ async def test_with_the_scope_the_hashed_name_runs(server_kind: ServerKind, inst
 
     assert succeeded(answer), answer.whole()
     assert ran == ["purge"]
+
+
+async def test_not_found_the_hashed_name_of_a_hidden_tool_answers_like_its_plain_name(
+    server_kind: ServerKind, install: Install, request: pytest.FixtureRequest
+) -> None:
+    skip_unless(server_kind.hashed_name, f"{server_kind.name} has no hashed tool names")
+    assert server_kind.hashed_name is not None
+    fails_today(request, "issue 8 item 1: the hashed name runs the tool without its scope")
+    ran: list[str] = []
+    guarded = await install(platform(server_kind, ran), hidden_calls="not_found")
+    hashed = server_kind.hashed_name("Dashboard", "purge")
+
+    plain = await guarded.ask([], "tools/call", {"name": "purge", "arguments": {}})
+    answer = await guarded.ask([], "tools/call", {"name": hashed, "arguments": {}})
+
+    assert answer.whole(hashed) == plain.whole("purge")
+    assert ran == []

@@ -121,3 +121,18 @@ async def test_the_childs_primitives_run_with_their_scope(
 
     assert succeeded(answer), answer.whole()
     assert len(ran) == 1
+
+
+async def test_the_childs_own_names_reach_nothing_on_the_parent(server_kind: ServerKind, install: Install) -> None:
+    skip_unless(server_kind.mount, f"{server_kind.name} cannot mount servers")
+    ran: list[str] = []
+    guarded = await install(parent_with_child(server_kind, ran))
+
+    answers = [
+        await guarded.ask([], "tools/call", {"name": "purge", "arguments": {}}),
+        await guarded.ask([], "prompts/get", {"name": "review", "arguments": {"employee": "a"}}),
+        await guarded.ask([], "resources/read", {"uri": "memo://x"}),
+    ]
+
+    assert [succeeded(a) for a in answers] == [False, False, False]
+    assert ran == []
