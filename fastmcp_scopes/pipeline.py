@@ -295,7 +295,7 @@ class Pipeline:
     async def _decide(self, operation: Operation, caller: Caller | None, on_behalf: bool = False) -> Decision:
         guard = self.guard
         request_id = operation.request_id
-        if not operation.known:
+        if not operation.known and operation.method not in guard.settings.method_scopes:
             return guard.refuse("method_not_found", operation.method, caller=caller, request_id=request_id)
         if operation.action != "call" or operation.kind is None:
             return guard.decide(operation.method, caller=caller, request_id=request_id)

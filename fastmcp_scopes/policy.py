@@ -162,6 +162,12 @@ class ScopeGuard:
             settings = load_settings(**{**settings.model_dump(), **overrides})
         self.settings: ScopesSettings = settings if settings is not None else load_settings(**overrides)
         s = self.settings
+        known = sorted(set(s.method_scopes) & set(METHODS))
+        if known:
+            raise ConfigurationError(
+                f"FASTMCP_SCOPES_METHOD_SCOPES names {known}, which the guard decides itself (on the primitive "
+                "they reach, as a listing, or with the connect layer): configure their scopes with the layers"
+            )
         self.hierarchy = ScopeHierarchy(s.hierarchy, s.wildcard_scopes)
         connect = Requirement.all_of(*s.connect_scopes)
         self._combined: dict[tuple[str, Requirement], Requirement] = {}
@@ -199,6 +205,8 @@ class ScopeGuard:
         """The layered scopes a request for ``method`` needs (connect, plus list or call per kind);
         ``kind`` for a method whose kind comes from its params (``completion/complete``)."""
         rule = METHODS.get(method)
+        if rule is None and method in self.settings.method_scopes:
+            return self._required(method, self._layers.connect, self.settings.method_scopes[method])
         if rule is None or rule.action == "connect":
             return self._layers.connect
         kind = rule.kind or kind

@@ -78,8 +78,8 @@ def _scope_list(value: Any) -> list[str]:
     return [validate_scope_token(s) for s in value]
 
 
-def _tool_requirement(name: str, spec: Any) -> Requirement:
-    where = f"tool {name!r}"
+def _tool_requirement(name: str, spec: Any, *, what: str = "tool") -> Requirement:
+    where = f"{what} {name!r}"
     if isinstance(spec, str):
         # A string is one scope. "a b" used to mean both, ANDed, so a scope mistyped with a space
         # ("employees read") silently became two; what was meant is not ours to guess.
@@ -249,6 +249,10 @@ class ScopesSettings(BaseSettings):
     tool_scopes: Annotated[dict[str, Requirement], NoDecode] = Field(default_factory=dict)
     """Static per-tool requirements, ANDed with decorators: ``{"tool": "a" | ["a", "b"] | [["a"], ["b"]]}`` (a string
     is one scope; a list, all of them; a list of lists, any one)."""
+    method_scopes: Annotated[dict[str, Requirement], NoDecode] = Field(default_factory=dict)
+    """Request methods the guard does not know (an extension's ``tasks/get``, a server's own method), let
+    through with these scopes and the connect layer: ``{"tasks/get": ["tasks:read"]}`` (shapes as
+    ``tool_scopes``). Every other unknown method is refused: it may reach code the guard cannot see into."""
     hierarchy: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
     """Scope implications: ``{"employees:write": ["employees:read"], "admin": ["*"]}``."""
     wildcard_scopes: _Scopes = Field(default_factory=list)
@@ -368,7 +372,15 @@ class ScopesSettings(BaseSettings):
             raise ValueError('expected a JSON object {"tool": "scope" | ["a", "b"] | [["a"], ["b"]]}')
         return {name: _tool_requirement(name, spec) for name, spec in value.items()}
 
-    @field_serializer("tool_scopes")
+    @field_validator("method_scopes", mode="before")
+    @classmethod
+    def _method_scopes(cls, value: Any) -> Any:
+        value = _json_object(value)
+        if not isinstance(value, dict):
+            raise ValueError('expected a JSON object {"method": "scope" | ["a", "b"] | [["a"], ["b"]]}')
+        return {name: _tool_requirement(name, spec, what="method") for name, spec in value.items()}
+
+    @field_serializer("tool_scopes", "method_scopes")
     def _dump_tool_scopes(self, value: dict[str, Requirement]) -> dict[str, list[list[str]]]:
         # The configuration shape (not the dataclass internals), so that ``model_dump()`` and JSON
         # dumps read back through ``load_settings`` unchanged.

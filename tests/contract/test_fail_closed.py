@@ -162,3 +162,49 @@ async def test_a_handler_reading_on_its_callers_behalf_is_decided_as_the_caller(
 async def test_authorize_outside_a_guarded_request_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="guarded request"):
         await authorize("resources/read", {"uri": "memo://x"})
+
+
+def _serve_method(kind: ServerKind, method: str, ran: list[str]) -> Any:
+    """A server that also serves ``method`` itself, registered on the SDK's low-level server."""
+    server = kind.new("custom")
+    lowlevel = getattr(server, "_lowlevel_server", None) or getattr(server, "_mcp_server", None)
+    if not hasattr(lowlevel, "add_request_handler"):
+        pytest.skip(f"{kind.name}: no add_request_handler on its low-level server")
+    from mcp_types import RequestParams
+
+    async def handler(ctx: Any, params: Any) -> dict[str, Any]:
+        ran.append(method)
+        return {"served": method}
+
+    lowlevel.add_request_handler(method, RequestParams, handler)
+    return server
+
+
+@pytest.mark.parametrize("configured", [False, True], ids=["refused-by-default", "let-through-by-configuration"])
+async def test_a_method_the_guard_does_not_know_is_refused_unless_configured(
+    install: Any, server_kind: ServerKind, transport: str, configured: bool
+) -> None:
+    if transport != "http" and server_kind.name.startswith("fastmcp"):
+        pytest.skip("a handler on fastmcp's low-level server bypasses fastmcp's middleware: decided over HTTP")
+    ran: list[str] = []
+    options = {"connect_scopes": ["mcp:connect"]}
+    if configured:
+        options["method_scopes"] = {"tasks/get": ["tasks:read"]}  # type: ignore[assignment]
+    guarded: Guarded = await install(_serve_method(server_kind, "tasks/get", ran), **options)
+
+    holding = ["mcp:connect", "tasks:read"]
+    answer = await guarded.ask(holding, "tasks/get", {"taskId": "t1"})
+    if not configured:
+        assert answer.error is not None and answer.error["code"] == -32601, answer.whole()
+        assert ran == []
+        return
+    assert answer.result is not None and answer.result.get("served") == "tasks/get", answer.whole()
+    refused = await guarded.ask(["mcp:connect"], "tasks/get", {"taskId": "t1"})
+    assert refused.error is not None and refused.error["code"] == INSUFFICIENT_SCOPE, refused.whole()
+    assert refused.error["data"]["missing"] == ["tasks:read"]
+    assert ran == ["tasks/get"]
+
+
+def test_method_scopes_for_a_method_the_guard_decides_itself_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"METHOD_SCOPES names \['tools/call'\].*layers"):
+        ScopeGuard(method_scopes={"tools/call": ["x"]})
