@@ -113,22 +113,3 @@ async def test_over_real_stdio_without_a_token(tmp_path: Path, stdio_scopes: str
         error = await refusal(client.call_tool("update_salary", {"amount": 1}))
     assert tools == ["list_employees"]
     assert error.error.data["missing"] == ["employees:write"]  # type: ignore[attr-defined]
-
-
-def test_install_dispatches_by_server_type() -> None:
-    """Tests internals (the adapters' middleware classes), which the pipeline of issue 8 replaces."""
-    from mcp.server.mcpserver import MCPServer
-
-    from fastmcp_scopes.adapters.fastmcp import ScopeMiddleware as FastMCPScopeMiddleware
-    from fastmcp_scopes.adapters.mcpserver import ScopeMiddleware as MCPServerScopeMiddleware
-
-    fastmcp_server, sdk_server = FastMCP("hr"), MCPServer("sdk")
-    ScopeGuard().install(fastmcp_server)
-    ScopeGuard().install(sdk_server)
-
-    assert [type(m) for m in fastmcp_server.middleware if isinstance(m, FastMCPScopeMiddleware)] == [
-        FastMCPScopeMiddleware
-    ]
-    assert [type(m) for m in sdk_server.middleware if isinstance(m, MCPServerScopeMiddleware)] == [
-        MCPServerScopeMiddleware
-    ]
