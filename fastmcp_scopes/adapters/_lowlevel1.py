@@ -19,14 +19,14 @@ from typing import Any
 from fastmcp_scopes._compat import AuthenticatedUser, auth_context_var, mcp_error, types
 from fastmcp_scopes.adapters import annotated_meta
 from fastmcp_scopes.http import caller_from_token
-from fastmcp_scopes.operation import METHODS, NOT_FOUND_REPLIES, InvalidOperationError, Operation
-from fastmcp_scopes.pipeline import Pipeline, Primitive, concealing
+from fastmcp_scopes.operation import METHODS, InvalidOperationError, Operation
+from fastmcp_scopes.pipeline import Pipeline, Primitive
 from fastmcp_scopes.policy import Caller, Decision
 from fastmcp_scopes.settings import Kind
 
 __all__ = ["Identify", "caller", "hook", "hooked"]
 
-Identify = Callable[[Kind, str], Primitive | None]
+Identify = Callable[[Kind, str], Awaitable[Primitive | None]]
 """A listed item's primitive, from its kind and identity (name, URI or URI template)."""
 
 _Handler = Callable[[Any], Awaitable[Any]]
@@ -99,6 +99,14 @@ def _operation(message: Any, request_id: str | int | None) -> Operation:
         raise mcp_error(err.code, err.message) from None
 
 
+def _refusal(error: Mapping[str, Any]) -> Exception:
+    return mcp_error(**error)
+
+
+def _empty_completion(value: Mapping[str, Any]) -> Any:
+    return _ServerResult(types.CompleteResult.model_validate(value))
+
+
 def _request(pipeline: Pipeline, identify: Identify, handler: _Handler) -> _Handler:
     async def guarded(request: Any) -> Any:
         if request is None:
@@ -107,47 +115,40 @@ def _request(pipeline: Pipeline, identify: Identify, handler: _Handler) -> _Hand
             return await handler(request)
         context = request_ctx.get(None)
         operation = _operation(request, context.request_id if context is not None else None)
-        decision = await pipeline.decide(operation, caller())
-        if decision.outcome == "not_found":
-            reply = NOT_FOUND_REPLIES.get(operation.method)
-            if reply is None:  # the server's own lookup answers, with the primitive concealed from it
-                with concealing(decision, operation):
-                    return await handler(request)
-            member, value = reply
-            if member == "error":
-                raise mcp_error(**value)
-            # completion: the empty answer the SDK itself gives when the handler has none.
-            return _ServerResult(types.CompleteResult.model_validate(value))
-        if not decision.allowed:
-            raise mcp_error(**decision.jsonrpc_error())
-        result = await handler(request)
-        if operation.action == "list" and operation.method in _LISTED:
-            return _filtered(pipeline, identify, operation.method, result, decision)
-        return result
+        who = caller()
+
+        async def proceed() -> Any:
+            result = await handler(request)
+            if operation.action != "list" or operation.method not in _LISTED:
+                return result
+            decision = await pipeline.decide(operation, who)  # the one handed on: taken once, audited once
+            return await _filtered(pipeline, identify, operation.method, result, decision)
+
+        return await pipeline.run(operation, who, proceed, _refusal, _empty_completion)
 
     return guarded
 
 
 def _notification(pipeline: Pipeline, handler: _Handler) -> _Handler:
     async def guarded(notification: Any) -> None:
-        operation = _operation(notification, None)
-        if (await pipeline.decide(operation, caller())).allowed:
-            await handler(notification)
+        await pipeline.run(_operation(notification, None), caller(), lambda: handler(notification), _refusal)
 
     return guarded
 
 
-def _filtered(pipeline: Pipeline, identify: Identify, method: str, result: Any, decision: Decision) -> Any:
+async def _filtered(pipeline: Pipeline, identify: Identify, method: str, result: Any, decision: Decision) -> Any:
     listing = getattr(result, "root", result)
     member, id_key = _LISTED[method]
     items = getattr(listing, member, None)
     kind = METHODS[method].kind
     if not isinstance(items, list) or kind is None:
         return result
+    keys = [getattr(item, id_key, None) for item in items]
+    found = {str(key): await identify(kind, str(key)) for key in keys if key is not None}
 
     def primitive_of(item: Any) -> Primitive | None:
         key = getattr(item, id_key, None)
-        return identify(kind, str(key)) if key is not None else None
+        return found.get(str(key)) if key is not None else None
 
     annotate = not pipeline.guard.settings.hide_unauthorized
     kept = [

@@ -21,8 +21,9 @@ from mcp.server.fastmcp import FastMCP  # type: ignore[attr-defined,unused-ignor
 
 from fastmcp_scopes.adapters._lowlevel1 import hook, hooked
 from fastmcp_scopes.adapters._sdk import ManagerRegistry, guarded_app
-from fastmcp_scopes.pipeline import InstallReport, Pipeline
+from fastmcp_scopes.pipeline import InstallReport, Pipeline, Primitive
 from fastmcp_scopes.policy import ScopeGuard
+from fastmcp_scopes.settings import Kind
 
 __all__ = ["DESCRIPTION", "accepts", "install", "registry"]
 
@@ -52,7 +53,11 @@ def install(guard: ScopeGuard, server: Any) -> InstallReport:
     found = registry(server)
     pipeline = Pipeline(guard, found)
     report = pipeline.install_report()
-    hook(server._mcp_server, pipeline, found.identified)
+
+    async def identify(kind: Kind, key: str) -> Primitive | None:
+        return found.identified(kind, key)
+
+    hook(server._mcp_server, pipeline, identify)
     # FastMCP.read_resource answers a URI its manager does not have with this error (as code 0).
     found.conceal(lambda uri: ValueError(f"Unknown resource: {uri}"))
     build = server.streamable_http_app
