@@ -25,9 +25,16 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-__all__ = ["CacheEntry", "CatalogueCache"]
+from fastmcp_scopes.challenge import validate_scope_token
+from fastmcp_scopes.errors import ConfigurationError
+from fastmcp_scopes.graphql.analysis import OperationAnalysis, OperationKind, analysis_from
+from fastmcp_scopes.graphql.directives import ScopeDeclaration, ScopeDeclarations
+from fastmcp_scopes.graphql.syntax import DeferredDocument, OperationSyntax
+from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
+
+__all__ = ["CacheEntry", "CatalogueCache", "entries_of", "read_analyses"]
 
 _FORMAT = 1
 _FIELDS = {"name", "kind", "document", "fragments", "coordinates", "alternatives"}
@@ -128,6 +135,67 @@ class CatalogueCache:
                 raise
         except OSError:
             return
+
+
+def entries_of(analyses: Mapping[str, OperationAnalysis], texts: Sequence[tuple[str, str]]) -> list[CacheEntry]:
+    """What :meth:`CatalogueCache.store` keeps of a catalogue's ``analyses`` (``texts`` names its documents)."""
+    index = {name: number for number, (name, _text) in enumerate(texts)}
+    return [
+        CacheEntry(
+            name,
+            analysis.kind,
+            index[analysis.source_name or ""],
+            tuple(f.name.value for f in analysis.fragments),
+            tuple(d.coordinate for d in analysis.declarations),
+            tuple(tuple(sorted(alternative)) for alternative in analysis.requirement.alternatives),
+        )
+        for name, analysis in analyses.items()
+    ]
+
+
+def read_analyses(
+    entries: Sequence[CacheEntry] | None,
+    declarations: ScopeDeclarations,
+    texts: Sequence[tuple[str, str]],
+    *,
+    max_tokens: int,
+    cap: int = DEFAULT_MAX_ALTERNATIVES,
+) -> dict[str, OperationAnalysis] | None:
+    """The analyses ``entries`` describe, against a schema's ``declarations`` and the catalogue's ``texts``
+    (whose syntax is parsed, with ``max_tokens``, only when asked for); ``None`` when they do not fit."""
+    if entries is None:
+        return None
+    by_coordinate = {d.coordinate: d for d in (*declarations.types.values(), *declarations.fields.values())}
+    try:
+        # Each distinct scope checked once (RFC 6749 §3.3): nothing unchecked may reach a challenge header.
+        for scope in {s for entry in entries for alternative in entry.alternatives for s in alternative}:
+            validate_scope_token(scope)
+    except ConfigurationError:
+        return None
+    documents: dict[int, DeferredDocument] = {}
+    analyses: dict[str, OperationAnalysis] = {}
+    for entry in entries:
+        found = tuple(map(by_coordinate.get, entry.coordinates))
+        if not 0 <= entry.document < len(texts) or entry.name in analyses or None in found:
+            return None  # Not this catalogue's, or not this schema's: a foreign or corrupt entry.
+        document = documents.get(entry.document)
+        if document is None:
+            name, text = texts[entry.document]
+            document = documents[entry.document] = DeferredDocument(text, name, max_tokens)
+        try:
+            # Requirement() refuses alternatives that are not minimal; the scopes were checked above.
+            requirement = Requirement(tuple(map(frozenset, entry.alternatives)))
+        except ConfigurationError:
+            return None  # Not a requirement this library writes.
+        analyses[entry.name] = analysis_from(
+            entry.name,
+            cast(OperationKind, entry.kind),  # one of the three, checked when the entry was read
+            cast(tuple[ScopeDeclaration, ...], found),
+            OperationSyntax.deferred(document, entry.name, entry.fragments),
+            cap=cap,
+            requirement=requirement,
+        )
+    return analyses
 
 
 def _checksum(key: str, body: bytes) -> str:

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from graphql import (
     ASTValidationRule,
@@ -33,16 +33,14 @@ from graphql import (
 )
 from graphql.validation.validate import validate_sdl
 
-from fastmcp_scopes.challenge import validate_scope_token
-from fastmcp_scopes.errors import ConfigurationError, GraphQLScopeError
-from fastmcp_scopes.graphql.analysis import OperationAnalysis, OperationKind, PlanEvaluator, analysis_from, analysis_of
-from fastmcp_scopes.graphql.cache import CacheEntry, CatalogueCache
+from fastmcp_scopes.errors import GraphQLScopeError
+from fastmcp_scopes.graphql.analysis import OperationAnalysis, PlanEvaluator, analysis_of
+from fastmcp_scopes.graphql.cache import CatalogueCache, entries_of, read_analyses
 from fastmcp_scopes.graphql.catalogue import CataloguePlaces, merge_catalogue
-from fastmcp_scopes.graphql.directives import ScopeDeclaration, ScopeDeclarations, read_declarations
+from fastmcp_scopes.graphql.directives import ScopeDeclarations, read_declarations
 from fastmcp_scopes.graphql.federation import DirectiveNames, prepare_document
 from fastmcp_scopes.graphql.requires_scopes import DefinitionPlan, ScopePlans, scope_rule
 from fastmcp_scopes.graphql.scope_index import ScopeIndex
-from fastmcp_scopes.graphql.syntax import DeferredDocument, OperationSyntax
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
 
 __all__ = [
@@ -94,7 +92,6 @@ class ScopedSchema:
         if max_tokens < 1 or max_errors < 1:
             raise ValueError("max_tokens and max_errors must be positive")
         self._fingerprint = fingerprint
-        self._by_coordinate: dict[str, ScopeDeclaration] | None = None
         self.schema = schema
         self.names = names
         self.problems = tuple(problems)
@@ -344,30 +341,20 @@ class ScopedSchema:
     ) -> dict[str, OperationAnalysis]:
         listed = [(str(name), document) for name, document in documents]
         texts = [(name, document) for name, document in listed if isinstance(document, str)]
-        key = None
-        if cache is not None and len(texts) == len(listed) and len({name for name, _ in texts}) == len(texts):
-            key = cache.key(self.fingerprint, self._cache_options(cap), texts)
-            found = self._from_cache(cache.load(key), texts, cap)
-            if found is not None:
-                return found
-        analyses = self._analyze_catalogue(listed, cap)
-        if cache is not None and key is not None:
-            index = {name: number for number, (name, _text) in enumerate(texts)}
-            cache.store(
-                key,
-                [
-                    CacheEntry(
-                        name,
-                        a.kind,
-                        index[a.source_name or ""],
-                        tuple(f.name.value for f in a.fragments),
-                        tuple(d.coordinate for d in a.declarations),
-                        tuple(tuple(sorted(alternative)) for alternative in a.requirement.alternatives),
-                    )
-                    for name, a in analyses.items()
-                ],
-            )
-        return analyses
+        if cache is None or len(texts) != len(listed) or len({name for name, _ in texts}) != len(texts):
+            return self._analyze_catalogue(listed, cap)  # Only named texts can be hashed into a key.
+        options = {
+            "cap": cap,
+            "max_tokens": self.max_tokens,
+            "max_errors": self.max_errors,
+            "input_directives": self.input_directives,
+        }
+        key = cache.key(self.fingerprint, options, texts)
+        found = read_analyses(cache.load(key), self.declarations, texts, max_tokens=self.max_tokens, cap=cap)
+        if found is None:
+            found = self._analyze_catalogue(listed, cap)
+            cache.store(key, entries_of(found, texts))
+        return found
 
     @property
     def fingerprint(self) -> str:
@@ -379,55 +366,6 @@ class ScopedSchema:
             )
             self._fingerprint = _digest("schema", print_schema(self.schema), declared)
         return self._fingerprint
-
-    def _cache_options(self, cap: int) -> dict[str, Any]:
-        return {
-            "cap": cap,
-            "max_tokens": self.max_tokens,
-            "max_errors": self.max_errors,
-            "input_directives": self.input_directives,
-        }
-
-    def _from_cache(
-        self, entries: list[CacheEntry] | None, texts: Sequence[tuple[str, str]], cap: int
-    ) -> dict[str, OperationAnalysis] | None:
-        if entries is None:
-            return None
-        if self._by_coordinate is None:
-            self._by_coordinate = {
-                d.coordinate: d for d in (*self.declarations.types.values(), *self.declarations.fields.values())
-            }
-        by_coordinate = self._by_coordinate
-        try:
-            # Each distinct scope checked once (RFC 6749 §3.3): nothing unchecked may reach a challenge header.
-            for scope in {s for entry in entries for alternative in entry.alternatives for s in alternative}:
-                validate_scope_token(scope)
-        except ConfigurationError:
-            return None
-        documents: dict[int, DeferredDocument] = {}
-        analyses: dict[str, OperationAnalysis] = {}
-        for entry in entries:
-            found = tuple(map(by_coordinate.get, entry.coordinates))
-            if not 0 <= entry.document < len(texts) or entry.name in analyses:
-                return None
-            if None in found:
-                return None  # Not this schema's: a foreign or corrupt entry.
-            declarations = cast(tuple[ScopeDeclaration, ...], found)
-            document = documents.get(entry.document)
-            if document is None:
-                name, text = texts[entry.document]
-                document = documents[entry.document] = DeferredDocument(text, name, self.max_tokens)
-            try:
-                # Requirement() refuses alternatives that are not minimal; the scopes were checked above.
-                requirement = Requirement(tuple(map(frozenset, entry.alternatives)))
-            except ConfigurationError:
-                return None  # Not a requirement this library writes.
-            syntax = OperationSyntax.deferred(document, entry.name, entry.fragments)
-            kind: OperationKind = entry.kind  # type: ignore[assignment]  # checked when the entry was read
-            analyses[entry.name] = analysis_from(
-                entry.name, kind, declarations, syntax, cap=cap, requirement=requirement
-            )
-        return analyses
 
     def _analyze_catalogue(
         self, documents: Iterable[tuple[str, str | DocumentNode]], cap: int
