@@ -197,11 +197,10 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
     return _LaneModule.from_parent(parent, path=module_path)
 
 
-_MCP2_DIRECTORIES = ("http", "contract")
-"""Test directories whose conftest needs mcp 2.x (``http``: ``MCPServer`` servers and ``mcp.Client``;
-``contract``: ``mcp.Client`` and ``MCPError``, until it takes them from ``fastmcp_scopes.testing`` and
-``fastmcp_scopes._compat``). A conftest that cannot import stops the whole run, so in an mcp 1.x lane they
-are left out, and the run's header says so."""
+_MCP2_DIRECTORIES = ("http",)
+"""Test directories whose conftest builds ``MCPServer`` servers and ``mcp.Client`` clients (mcp 2.x): a
+conftest that cannot import stops the whole run, so in an mcp 1.x lane they are left out, and the run's
+header says so."""
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
