@@ -42,7 +42,7 @@ from fastmcp_scopes.graphql.endpoints import GraphQLEndpoint, HTTPGraphQLEndpoin
 from fastmcp_scopes.graphql.input_schema import operation_input_schema
 from fastmcp_scopes.graphql.limits import QueryLimitError, QueryLimits, parse_bounded
 from fastmcp_scopes.graphql.loading import load_schema, read_operation_files
-from fastmcp_scopes.graphql.schema import ScopedSchema
+from fastmcp_scopes.graphql.schema import ScopedSchema, cycle_collection_paused
 from fastmcp_scopes.graphql.sdl import schema_sdl
 from fastmcp_scopes.policy import ScopeGuard
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
@@ -208,18 +208,10 @@ def add_operation_tools(
     upstream = _endpoint(endpoint, headers)
     paths = [operations] if isinstance(operations, str | Path) else list(operations)
     files = read_operation_files(*paths)
-    planned: list[tuple[str, Path, OperationAnalysis, str, str | None]] = []
-    # One validation over the whole catalogue (see ScopedSchema.analyze_catalogue), not one per file.
-    for name, analysis in schema.analyze_catalogue(files, cap=cap, cache=cache).items():
-        path = Path(analysis.source_name or "")
-        if analysis.kind == "subscription":
-            raise GraphQLScopeError(f"{path}: subscription {name} cannot be a tool")
-        definition = analysis.definition
-        if definition is None:  # pragma: no cover - a catalogue holds named operations only
-            raise GraphQLScopeError(f"{path}: operation {name} has no definition")
-        query = print_ast(DocumentNode(definitions=(definition, *analysis.fragments)))
-        planned.append((tool_name(name), path, analysis, query, _description(definition)))
-
+    # A large catalogue is a burst of long-lived allocations (syntax trees, tools): without the pause, each
+    # burst triggers full collections that walk the whole loaded schema again.
+    with cycle_collection_paused():
+        planned = _plan(schema, files, cap, cache, tool_name)
     names = [name for name, *_ in planned]
     if get_schema is not False:
         names.append(GET_SCHEMA)
@@ -231,8 +223,9 @@ def add_operation_tools(
             raise ConfigurationError(f"two tools would be named {name!r} (operations: {_origin_of(name, planned)})")
         seen.add(name)
 
-    for name, _path, analysis, query, description in planned:
-        _add_operation_tool(server, schema, upstream, name, analysis, query, description)
+    with cycle_collection_paused():
+        for name, _path, analysis, query, description in planned:
+            _add_operation_tool(server, schema, upstream, name, analysis, query, description)
     if get_schema is not False:
         _add_get_schema(server, schema, _static_requirement(get_schema, GET_SCHEMA))
     if execute_graphql is not False:
@@ -243,7 +236,32 @@ def add_operation_tools(
     return names
 
 
-def _origin_of(name: str, planned: Sequence[tuple[str, Path, OperationAnalysis, str, str | None]]) -> str:
+_Planned = tuple[str, Path, OperationAnalysis, str, str | None]
+
+
+def _plan(
+    schema: ScopedSchema,
+    files: Sequence[tuple[Path, str]],
+    cap: int,
+    cache: CatalogueCache | None,
+    tool_name: Callable[[str], str],
+) -> list[_Planned]:
+    """Each operation's tool name, file, analysis, the text sent upstream and the description."""
+    planned: list[_Planned] = []
+    # One validation over the whole catalogue (see ScopedSchema.analyze_catalogue), not one per file.
+    for name, analysis in schema.analyze_catalogue(files, cap=cap, cache=cache).items():
+        path = Path(analysis.source_name or "")
+        if analysis.kind == "subscription":
+            raise GraphQLScopeError(f"{path}: subscription {name} cannot be a tool")
+        definition = analysis.definition
+        if definition is None:  # pragma: no cover - a catalogue holds named operations only
+            raise GraphQLScopeError(f"{path}: operation {name} has no definition")
+        query = print_ast(DocumentNode(definitions=(definition, *analysis.fragments)))
+        planned.append((tool_name(name), path, analysis, query, _description(definition)))
+    return planned
+
+
+def _origin_of(name: str, planned: Sequence[_Planned]) -> str:
     found = [f"{a.name} in {p}" for n, p, a, *_ in planned if n == name]
     return ", ".join(found) or "a tool already registered or a built-in"
 

@@ -126,7 +126,7 @@ class ScopedSchema:
         ``max_tokens`` and ``max_errors`` bound the work spent on each operation document; see the class for
         ``input_directives``.
         """
-        with _cycle_collection_paused():  # A schema of thousands of types is a burst of allocations.
+        with cycle_collection_paused():  # A schema of thousands of types is a burst of allocations.
             try:
                 document = parse(Source(sdl, source_name))
             except GraphQLError as error:
@@ -333,7 +333,7 @@ class ScopedSchema:
         documents is read back instead (see :mod:`fastmcp_scopes.graphql.cache`): the same analyses, whose
         syntax trees are parsed only when asked for.
         """
-        with _cycle_collection_paused():
+        with cycle_collection_paused():
             return self._cached_catalogue(documents, cap, cache)
 
     def _cached_catalogue(
@@ -420,7 +420,7 @@ class ScopedSchema:
 
 
 @contextmanager
-def _cycle_collection_paused() -> Iterator[None]:
+def cycle_collection_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while building many long-lived objects at start-up.
 
     Parsing and validating allocate hundreds of thousands of objects that survive, and each such burst triggers
