@@ -197,6 +197,16 @@ def test_shared_fragments_in_several_contexts(supergraph: ScopedSchema) -> None:
     assert_catalogue_consistent(supergraph, [("ops/mixed.graphql", FRAGMENTS)])
 
 
+def test_shared_fragments_with_input_directives_counted(supergraph: ScopedSchema) -> None:
+    # The rule's input-type branches, taken only with the opt-in, agree with the reference too.
+    opted_in = ScopedSchema(supergraph.schema, supergraph.names, input_directives=True)
+    files = [(str(path), text) for path, text in read_operation_files(OPERATIONS)]
+    catalogue = assert_catalogue_consistent(opted_in, [*files, ("ops/mixed.graphql", FRAGMENTS)])
+    # Payroll's $filter: EmployeeFilter reaches enum Level, whose scope counts only with the opt-in.
+    assert catalogue["Payroll"].origins["hr:levels"] == ("enum Level",)
+    assert "hr:levels" not in supergraph.analyze_catalogue(files)["Payroll"].origins
+
+
 @cache
 def _benchmark() -> ModuleType:
     spec = importlib.util.spec_from_file_location("graphql_benchmark", BENCHMARK)
