@@ -9,11 +9,13 @@ composition (2.12+) puts on interfaces, which the router then enforces, for a su
 Where the router lets something through that it should not (``STRICTER`` below), the row keeps our stricter
 answer and says why; the README's GraphQL section says the same.
 
-Sources (read at apollographql/router 27d8f60, apollographql/federation 8200b15):
+Sources (read at apollographql/router 27d8f60, apollographql/federation 8200b15, wundergraph/cosmo 08d41cd):
 - ``apollographql/router`` ``apollo-router/src/plugins/authorization/scopes.rs`` (tests module) and its
   ``snapshots/apollo_router__plugins__authorization__scopes__tests__*.snap``;
 - ``apollographql/router`` ``apollo-router/src/plugins/authorization/authenticated.rs`` (tests module);
-- ``apollographql/federation`` ``composition-js/src/__tests__/compose.auth.test.ts`` ("interfaces").
+- ``apollographql/federation`` ``composition-js/src/__tests__/compose.auth.test.ts`` ("interfaces");
+- ``wundergraph/cosmo`` ``router/pkg/mcpserver/scope_extractor_test.go`` (its MCP server's scope extraction,
+  which agrees with the router on these cases).
 """
 
 from __future__ import annotations
@@ -172,6 +174,44 @@ SCHEMAS: dict[str, str] = {
         """,
     ),
     "authenticated root": supergraph("authenticated", "type Query @authenticated { t: String }"),
+    # Cosmo's demo supergraph, as its scope extractor's field configurations describe it after composition.
+    "cosmo demo": supergraph(
+        "requiresScopes",
+        """
+        type Query {
+          employees: [Employee!]!
+          employee(id: Int!): Employee
+          topSecretFederationFacts: [TopSecretFact!]! @requiresScopes(scopes: [["read:fact"], ["read:all"]])
+        }
+        type Mutation {
+          addFact(fact: TopSecretFactInput!): TopSecretFact! @requiresScopes(scopes: [["write:fact"], ["write:all"]])
+        }
+        input TopSecretFactInput { title: String! description: String }
+        type Employee {
+          id: Int!
+          details: Details!
+          tag: String!
+          updatedAt: String!
+          startDate: String! @requiresScopes(scopes: [["read:employee", "read:private"], ["read:all"]])
+        }
+        type Details { forename: String! surname: String! }
+        interface TopSecretFact { title: String! description: String }
+        type DirectiveFact implements TopSecretFact {
+          title: String!
+          description: String @requiresScopes(scopes: [["read:scalar"], ["read:all"]])
+        }
+        type EntityFact implements TopSecretFact {
+          title: String!
+          description: String @requiresScopes(scopes: [["read:scalar"], ["read:all"]])
+        }
+        type MiscellaneousFact implements TopSecretFact {
+          title: String!
+          description: String
+            @requiresScopes(scopes: [["read:scalar", "read:miscellaneous"], ["read:all", "read:miscellaneous"]])
+        }
+        """,
+        mutation=True,
+    ),
     # Subgraphs, loaded before composition: the interfaces get what composition would give them.
     "propagated types": subgraph(
         """
@@ -219,6 +259,7 @@ class Case:
     authenticated: bool | None = None
 
 
+COSMO = "wundergraph/cosmo router/pkg/mcpserver/scope_extractor_test.go"
 SCOPES_RS = ROUTER + "scopes.rs"
 AUTHENTICATED_RS = ROUTER + "authenticated.rs"
 BASIC_NAME = ["profile", "read:user", "read:username"]
@@ -343,6 +384,51 @@ CASES: list[Case] = [
         [[]],
         False,
     ),
+    # Cosmo's MCP server derives an operation's scopes the same way (its cases agree with the router's rules).
+    Case(
+        f"{COSMO} no scoped fields",
+        "cosmo demo",
+        "query ListEmployees { employees { id details { forename surname } tag } }",
+        [[]],
+    ),
+    Case(
+        f"{COSMO} single scoped root query field",
+        "cosmo demo",
+        "query Q { topSecretFederationFacts { ... on DirectiveFact { title } ... on EntityFact { title } } }",
+        [["read:fact"], ["read:all"]],
+    ),
+    Case(
+        f"{COSMO} single scoped mutation field",
+        "cosmo demo",
+        "mutation AddFact($fact: TopSecretFactInput!) { addFact(fact: $fact) { ... on DirectiveFact { title } } }",
+        [["write:fact"], ["write:all"]],
+    ),
+    Case(
+        f"{COSMO} single scoped entity field with AND group",
+        "cosmo demo",
+        "query S($id: Int!) { employee(id: $id) { id details { forename surname } startDate } }",
+        [["read:employee", "read:private"], ["read:all"]],
+    ),
+    Case(
+        f"{COSMO} multiple scoped fields via inline fragments on different types",
+        "cosmo demo",
+        "query D { topSecretFederationFacts { ... on DirectiveFact { title description }"
+        " ... on MiscellaneousFact { title description } } }",
+        [["read:fact", "read:scalar", "read:miscellaneous"], ["read:all", "read:miscellaneous"]],
+    ),
+    Case(
+        f"{COSMO} cross-subgraph scoped fields",
+        "cosmo demo",
+        "query X($id: Int!) { topSecretFederationFacts { ... on DirectiveFact { title } }"
+        " employee(id: $id) { id startDate } }",
+        [["read:fact", "read:employee", "read:private"], ["read:all"]],
+    ),
+    Case(
+        f"{COSMO} no scoped fields despite touching a scoped type",
+        "cosmo demo",
+        "query B($id: Int!) { employee(id: $id) { id tag updatedAt } }",
+        [[]],
+    ),
     # Composition copies the implementations' requirements onto the interface (AND): the router then asks for
     # them wherever the interface is the type of a field, __typename-only selections included.
     Case(
@@ -416,5 +502,6 @@ def test_the_table_covers_each_source() -> None:
         "apollo-router/src/plugins/authorization/scopes.rs",
         "apollo-router/src/plugins/authorization/authenticated.rs",
         "composition-js/src/__tests__/compose.auth.test.ts",
+        "router/pkg/mcpserver/scope_extractor_test.go",
     }
-    assert len(CASES) + len(STRICTER) >= 30
+    assert len(CASES) + len(STRICTER) >= 40
