@@ -51,6 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="refuse a schema that fails graphql-core's strict validation"
     )
     graphql.add_argument(
+        "--no-scope-directives",
+        action="store_true",
+        help="the schema has no scope directives: load an introspection result (which cannot carry them)",
+    )
+    graphql.add_argument(
+        "--input-directives",
+        action="store_true",
+        help="count scope directives on argument and input types too (Apollo Router does not enforce them)",
+    )
+    graphql.add_argument(
         "--max-alternatives",
         type=int,
         default=DEFAULT_MAX_ALTERNATIVES,
@@ -89,7 +99,12 @@ def _graphql(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        schema = load_schema(arguments.schema, strict=arguments.strict)
+        schema = load_schema(
+            arguments.schema,
+            strict=arguments.strict,
+            no_scope_directives=arguments.no_scope_directives,
+            input_directives=arguments.input_directives,
+        )
     for warning in caught:
         print(f"fastmcp-scopes: warning: {warning.message}", file=err)
 

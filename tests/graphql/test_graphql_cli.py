@@ -103,3 +103,28 @@ def test_lenient_schema_warns_on_stderr_and_strict_fails(tmp_path: Path) -> None
     strict = run("graphql", "--strict", str(GITHUB_SCHEMA), str(operation))
     assert strict.returncode == 1
     assert "does not pass strict validation" in strict.stderr
+
+
+def test_introspection_json_needs_the_declaration_that_the_schema_has_no_scope_directives(tmp_path: Path) -> None:
+    from graphql import build_schema, introspection_from_schema
+
+    schema = tmp_path / "introspection.json"
+    schema.write_text(json.dumps({"data": introspection_from_schema(build_schema("type Query { a: String }"))}))
+    operation = tmp_path / "a.graphql"
+    operation.write_text("query A { a }")
+
+    refused = run("graphql", str(schema), str(operation), "--json")
+    declared = run("graphql", "--no-scope-directives", str(schema), str(operation), "--json")
+
+    assert refused.returncode == 1
+    assert "carries no applied directives" in refused.stderr
+    assert declared.returncode == 0, declared.stderr
+    assert json.loads(declared.stdout)["A"]["alternatives"] == [[]]
+
+
+def test_input_directives_are_counted_on_request() -> None:
+    default = run("graphql", SUPERGRAPH, str(OPERATIONS / "employees.graphql"), "--json")
+    opted_in = run("graphql", "--input-directives", SUPERGRAPH, str(OPERATIONS / "employees.graphql"), "--json")
+
+    assert "hr:levels" not in json.loads(default.stdout)["Payroll"]["origins"]
+    assert json.loads(opted_in.stdout)["Payroll"]["origins"]["hr:levels"] == ["enum Level"]
