@@ -348,28 +348,6 @@ def skip_unless(condition: object, reason: str) -> None:
         pytest.skip(reason)
 
 
-MEASURED = frozenset({"mcpserver", "fastmcp4"})
-"""The lineages guarded before issue 8's fix, on which the attack tables were measured."""
-
-
-def fails_today(
-    request: pytest.FixtureRequest,
-    reason: str,
-    *,
-    kinds: frozenset[str] | set[str] | None = None,
-    transports: frozenset[str] | set[str] | None = None,
-) -> None:
-    """Mark the running test a strict xfail (``reason``: "issue 8 item N: what leaks") when it runs on one of
-    ``kinds`` (default: every lineage measured before the fix, :data:`MEASURED`) over one of ``transports``
-    (default: all): the rows that fail on the code before the fix. Remove the call when the fix lands;
-    strict, so a row that starts passing says so. Lineages added with the fix are expected to pass."""
-    kind: ServerKind = request.getfixturevalue("server_kind")
-    transport = request.getfixturevalue("transport") if "transport" in request.fixturenames else "http"
-    kinds = MEASURED if kinds is None else kinds
-    if kind.name in kinds and (transports is None or transport in transports):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 def hr(kind: ServerKind, ran: list[str] | None = None, server: Any = None) -> Any:
     """The HR server of ``tests/adapters/hr.py`` on a server of ``kind``, with a ``query`` tool whose
     requirement is computed from its arguments (``db:query`` and ``<table>:read``)."""

@@ -9,9 +9,7 @@ import pytest
 
 from fastmcp_scopes import requires_scopes
 
-from .conftest import Install, ServerKind, assert_refused_like, fails_today, skip_unless, succeeded
-
-LEAKS = pytest.mark.xfail(strict=True, reason="issue 8 item 1: the hashed name runs the tool without its scope")
+from .conftest import Install, ServerKind, assert_refused_like, skip_unless, succeeded
 
 
 def platform(kind: ServerKind, ran: list[str]) -> Any:
@@ -33,7 +31,7 @@ def platform(kind: ServerKind, ran: list[str]) -> Any:
     "name",
     [
         pytest.param("plain", id="listed-name"),
-        pytest.param("hashed", id="hashed-name", marks=LEAKS),
+        pytest.param("hashed", id="hashed-name"),
     ],
 )
 async def test_without_the_scope_every_name_of_the_tool_is_refused(
@@ -67,11 +65,10 @@ async def test_with_the_scope_the_hashed_name_runs(server_kind: ServerKind, inst
 
 
 async def test_not_found_the_hashed_name_of_a_hidden_tool_answers_like_its_plain_name(
-    server_kind: ServerKind, install: Install, request: pytest.FixtureRequest
+    server_kind: ServerKind, install: Install
 ) -> None:
     skip_unless(server_kind.hashed_name, f"{server_kind.name} has no hashed tool names")
     assert server_kind.hashed_name is not None
-    fails_today(request, "issue 8 item 1: the hashed name runs the tool without its scope")
     ran: list[str] = []
     guarded = await install(platform(server_kind, ran), hidden_calls="not_found")
     hashed = server_kind.hashed_name("Dashboard", "purge")

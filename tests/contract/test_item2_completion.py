@@ -10,7 +10,7 @@ import pytest
 from mcp.types import Completion
 
 from ..adapters.hr import add_hr_primitives
-from .conftest import Install, ServerKind, assert_refused_like, fails_today
+from .conftest import Install, ServerKind, assert_refused_like
 
 TEMPLATE = "hr://employees/{employee_id}"
 KNOWN_REFS = {("ref/prompt", "performance_review"), ("ref/resource", TEMPLATE)}
@@ -53,12 +53,10 @@ TEMPLATE_REF = {"type": "ref/resource", "uri": TEMPLATE}
 async def test_a_ref_the_token_cannot_use_is_refused_like_using_it(
     server_kind: ServerKind,
     install: Install,
-    request: pytest.FixtureRequest,
     ref: dict[str, str],
     like_method: str,
     like_params: dict[str, Any],
 ) -> None:
-    fails_today(request, "issue 8 item 2: completion/complete answers values for a ref the token cannot use")
     completed: list[str] = []
     guarded = await install(hr_with_completion(server_kind, completed))
 
@@ -92,11 +90,9 @@ async def test_a_ref_the_token_can_use_is_completed(
 async def test_not_found_a_hidden_ref_answers_like_a_missing_one(
     server_kind: ServerKind,
     install: Install,
-    request: pytest.FixtureRequest,
     hidden: dict[str, str],
     missing: dict[str, str],
 ) -> None:
-    fails_today(request, "issue 8 item 2: a hidden ref gets completion values, a missing one none")
     completed: list[str] = []
     guarded = await install(hr_with_completion(server_kind, completed), hidden_calls="not_found")
     hidden_name, missing_name = hidden.get("name") or hidden["uri"], missing.get("name") or missing["uri"]

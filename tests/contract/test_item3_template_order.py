@@ -12,7 +12,7 @@ import pytest
 from fastmcp_scopes import requires_scopes
 from fastmcp_scopes.testing import scoped_client
 
-from .conftest import Install, ServerKind, fails_today, in_process, skip_unless, succeeded
+from .conftest import Install, ServerKind, in_process, skip_unless, succeeded
 
 URIS = [
     pytest.param("files://public/{name}", id="the-second-template-literally"),
@@ -55,12 +55,10 @@ async def dispatched_to(kind: ServerKind, uri: str) -> str | None:
 
 @pytest.mark.parametrize("uri", URIS)
 async def test_a_public_token_is_decided_against_the_template_that_runs(
-    server_kind: ServerKind, install: Install, request: pytest.FixtureRequest, uri: str
+    server_kind: ServerKind, install: Install, uri: str
 ) -> None:
     handler = await dispatched_to(server_kind, uri)
     skip_unless(handler, f"{server_kind.name} serves no template for {uri}")
-    if server_kind.name == "mcpserver" and uri == "files://public/{name}":
-        fails_today(request, "issue 8 item 3: decided against the second template, the first (admin) one runs")
     ran: list[str] = []
     guarded = await install(files(server_kind, ran))
 
@@ -77,12 +75,10 @@ async def test_a_public_token_is_decided_against_the_template_that_runs(
 
 @pytest.mark.parametrize("uri", URIS)
 async def test_an_admin_token_reads_what_the_admin_template_serves(
-    server_kind: ServerKind, install: Install, request: pytest.FixtureRequest, uri: str
+    server_kind: ServerKind, install: Install, uri: str
 ) -> None:
     handler = await dispatched_to(server_kind, uri)
     skip_unless(handler == "admin", f"{server_kind.name} does not serve {uri} from the admin template")
-    if server_kind.name == "mcpserver" and uri == "files://public/{name}":
-        fails_today(request, "issue 8 item 3: decided against the second template, so the admin is refused")
     ran: list[str] = []
     guarded = await install(files(server_kind, ran))
 
@@ -94,12 +90,10 @@ async def test_an_admin_token_reads_what_the_admin_template_serves(
 
 @pytest.mark.parametrize("uri", URIS)
 async def test_not_found_a_uri_the_dispatcher_sends_to_a_hidden_template_is_missing(
-    server_kind: ServerKind, install: Install, request: pytest.FixtureRequest, uri: str
+    server_kind: ServerKind, install: Install, uri: str
 ) -> None:
     handler = await dispatched_to(server_kind, uri)
     skip_unless(handler == "admin", f"{server_kind.name} does not serve {uri} from the admin template")
-    if server_kind.name == "mcpserver" and uri == "files://public/{name}":
-        fails_today(request, "issue 8 item 3: decided against the second template, the first (admin) one runs")
     ran: list[str] = []
     guarded = await install(files(server_kind, ran), hidden_calls="not_found")
 

@@ -10,9 +10,7 @@ import pytest
 from fastmcp_scopes import requires_scopes
 
 from ..adapters.hr import refusal_data
-from .conftest import Install, ServerKind, fails_today, skip_unless, succeeded
-
-LEAKS = "issue 8 item 4: the mounted child's requirement is not seen, so its primitives are open"
+from .conftest import Install, ServerKind, skip_unless, succeeded
 
 
 def parent_with_child(kind: ServerKind, ran: list[str]) -> Any:
@@ -63,14 +61,12 @@ def names(answer: Any, key: str, field: str) -> list[str]:
 async def test_the_childs_primitives_are_hidden_without_their_scope(
     server_kind: ServerKind,
     install: Install,
-    request: pytest.FixtureRequest,
     method: str,
     key: str,
     field: str,
     hidden: str,
 ) -> None:
     skip_unless(server_kind.mount, f"{server_kind.name} cannot mount servers")
-    fails_today(request, LEAKS)
     guarded = await install(parent_with_child(server_kind, []))
 
     without = names(await guarded.ask([], method), key, field)
@@ -91,13 +87,11 @@ CALLS = [
 async def test_the_childs_primitives_are_refused_without_their_scope(
     server_kind: ServerKind,
     install: Install,
-    request: pytest.FixtureRequest,
     method: str,
     params: dict[str, Any],
     scope: str,
 ) -> None:
     skip_unless(server_kind.mount, f"{server_kind.name} cannot mount servers")
-    fails_today(request, LEAKS)
     ran: list[str] = []
     guarded = await install(parent_with_child(server_kind, ran))
 

@@ -13,12 +13,11 @@ import pytest
 from fastmcp_scopes import parse_www_authenticate
 
 from ..adapters.hr import add_hr_primitives
-from .conftest import HANDSHAKE, Guarded, Install, ServerKind, fails_today
+from .conftest import HANDSHAKE, Guarded, Install, ServerKind
 
 pytestmark = pytest.mark.parametrize("transport", ["http"], indirect=True)
 
 CONNECT = ["mcp:connect"]
-SKIPPED = "issue 8 item 6: the connect layer is skipped for this request"
 
 
 async def exchange(
@@ -83,9 +82,8 @@ async def guarded_hr(server_kind: ServerKind, install: Install, stateless: bool)
 
 @pytest.mark.parametrize(("verb", "body"), REQUESTS)
 async def test_without_the_connect_scope_every_request_is_refused(
-    server_kind: ServerKind, install: Install, request: pytest.FixtureRequest, stateless: bool, verb: str, body: Any
+    server_kind: ServerKind, install: Install, stateless: bool, verb: str, body: Any
 ) -> None:
-    fails_today(request, SKIPPED)
     guarded = await guarded_hr(server_kind, install, stateless)
     session = await open_session(guarded)
 

@@ -13,10 +13,9 @@ import pytest
 from fastmcp_scopes import Requirement, requires_scopes
 
 from ..adapters.hr import add_hr_primitives
-from .conftest import Install, ServerKind, fails_today
+from .conftest import Install, ServerKind
 
 AUDIT_LOGGER = "fastmcp_scopes.audit"
-TWICE = "issue 8 item 9: over HTTP fastmcp decides a call twice, computing a per-call requirement twice"
 
 
 def hr(kind: ServerKind, computed: list[dict[str, Any]]) -> Any:
@@ -55,14 +54,11 @@ async def test_one_request_one_decision(
     server_kind: ServerKind,
     install: Install,
     transport: str,
-    request: pytest.FixtureRequest,
     caplog: pytest.LogCaptureFixture,
     scopes: list[str],
     method: str,
     params: dict[str, Any],
 ) -> None:
-    if server_kind.name.startswith("fastmcp") and transport == "http" and params.get("name") == "query":
-        fails_today(request, TWICE)
     computed: list[dict[str, Any]] = []
     guarded = await install(hr(server_kind, computed))
     caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
