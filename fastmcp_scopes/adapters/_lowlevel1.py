@@ -33,7 +33,11 @@ _Handler = Callable[[Any], Awaitable[Any]]
 
 # 1.x-only names, looked up at run time: the package is type-checked against mcp 2.x, where the low-level
 # server keeps no request context variable and ServerResult is a union of result types, not a wrapper.
-request_ctx: Any = import_module("mcp.server.lowlevel.server").request_ctx
+_lowlevel_server = import_module("mcp.server.lowlevel.server")
+if not hasattr(_lowlevel_server, "request_ctx"):
+    # An ImportError, so that ScopeGuard.install passes over the 1.x adapters beside mcp 2.x.
+    raise ImportError("fastmcp_scopes.adapters._lowlevel1 needs the mcp 1.x low-level server")
+request_ctx: Any = _lowlevel_server.request_ctx
 _ServerResult: Any = types.ServerResult
 
 _LISTED: Mapping[str, tuple[str, str]] = {
