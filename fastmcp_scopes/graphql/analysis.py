@@ -24,7 +24,7 @@ the operations of a document (which also stops cycles).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Literal
@@ -231,20 +231,49 @@ def analysis_from(
     """
     if requirement is None:
         requirement = _combined(name, declarations, cap)
-    origins: dict[str, list[str]] = {scope: [] for scope in sorted(requirement.scopes)}
-    for declaration in declarations:
-        for scope in declaration.scopes:
-            if scope in origins:
-                origins[scope].append(declaration.coordinate)
     return OperationAnalysis(
         name=name,
         kind=kind,
         requirement=requirement,
         authenticated=any(map(_AUTHENTICATED, declarations)),
-        origins={scope: tuple(coordinates) for scope, coordinates in origins.items()},
+        origins=Origins(requirement, declarations),
         declarations=declarations,
         syntax=syntax,
     )
+
+
+class Origins(Mapping[str, tuple[str, ...]]):
+    """For each scope of a requirement, in sorted order, the coordinates of the declarations imposing it, in the
+    order reached: worked out on first use (start-up analyses many operations; few are ever asked)."""
+
+    __slots__ = ("_declarations", "_found", "_requirement")
+
+    def __init__(self, requirement: Requirement, declarations: tuple[ScopeDeclaration, ...]) -> None:
+        self._requirement = requirement
+        self._declarations = declarations
+        self._found: dict[str, tuple[str, ...]] | None = None
+
+    def _origins(self) -> dict[str, tuple[str, ...]]:
+        if self._found is None:
+            origins: dict[str, list[str]] = {scope: [] for scope in sorted(self._requirement.scopes)}
+            for declaration in self._declarations:
+                for scope in declaration.scopes:
+                    if scope in origins:
+                        origins[scope].append(declaration.coordinate)
+            self._found = {scope: tuple(coordinates) for scope, coordinates in origins.items()}
+        return self._found
+
+    def __getitem__(self, scope: str) -> tuple[str, ...]:
+        return self._origins()[scope]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._origins())
+
+    def __len__(self) -> int:
+        return len(self._origins())
+
+    def __repr__(self) -> str:
+        return repr(self._origins())
 
 
 def _combined(name: str | None, declarations: tuple[ScopeDeclaration, ...], cap: int) -> Requirement:

@@ -30,7 +30,7 @@ from typing import Any, cast
 from fastmcp_scopes.challenge import validate_scope_token
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.graphql.analysis import OperationAnalysis, OperationKind, analysis_from
-from fastmcp_scopes.graphql.directives import ScopeDeclaration, ScopeDeclarations
+from fastmcp_scopes.graphql.directives import ScopeDeclarations
 from fastmcp_scopes.graphql.syntax import DeferredDocument, OperationSyntax
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
 
@@ -174,10 +174,14 @@ def read_analyses(
         return None
     documents: dict[int, DeferredDocument] = {}
     analyses: dict[str, OperationAnalysis] = {}
+    lookup = by_coordinate.__getitem__
     for entry in entries:
-        found = tuple(map(by_coordinate.get, entry.coordinates))
-        if not 0 <= entry.document < len(texts) or entry.name in analyses or None in found:
-            return None  # Not this catalogue's, or not this schema's: a foreign or corrupt entry.
+        try:
+            found = tuple(map(lookup, entry.coordinates))
+        except KeyError:
+            return None  # Not this schema's: a foreign or corrupt entry.
+        if not 0 <= entry.document < len(texts) or entry.name in analyses:
+            return None  # Not this catalogue's.
         document = documents.get(entry.document)
         if document is None:
             name, text = texts[entry.document]
@@ -190,7 +194,7 @@ def read_analyses(
         analyses[entry.name] = analysis_from(
             entry.name,
             cast(OperationKind, entry.kind),  # one of the three, checked when the entry was read
-            cast(tuple[ScopeDeclaration, ...], found),
+            found,
             OperationSyntax.deferred(document, entry.name, entry.fragments),
             cap=cap,
             requirement=requirement,
