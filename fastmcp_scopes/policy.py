@@ -427,14 +427,18 @@ def adapter_for(server: object) -> Any:
     Raises:
         TypeError: no adapter accepts ``server``.
     """
-    names = []
+    names, unloadable = [], []
     for entry in sorted(entry_points(group=ADAPTERS_GROUP), key=lambda e: e.name):
         try:
             adapter = entry.load()
-        except ImportError:
+        except Exception as err:  # its framework is absent here, or another major of it: not this server's
+            unloadable.append(f"{entry.name} ({type(err).__name__}: {err})")
             continue
         names.append(adapter.DESCRIPTION)
         if adapter.accepts(server):
             return adapter
     supported = ", ".join(names) or "none (is fastmcp-scopes installed?)"
-    raise TypeError(f"install() supports {supported}; got {type(server).__module__}.{type(server).__name__}")
+    message = f"install() supports {supported}; got {type(server).__module__}.{type(server).__name__}"
+    if unloadable:
+        message += f" (adapters that cannot load here: {'; '.join(unloadable)})"
+    raise TypeError(message)
