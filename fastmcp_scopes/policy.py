@@ -267,7 +267,12 @@ class ScopeGuard:
                 )
             from fastmcp_scopes.graphql import load_schema
 
-            self._graphql = load_schema(self.settings.graphql_schema, strict=self.settings.graphql_strict)
+            self._graphql = load_schema(
+                self.settings.graphql_schema,
+                strict=self.settings.graphql_strict,
+                input_directives=self.settings.graphql_input_directives,
+                no_scope_directives=self.settings.graphql_no_scope_directives,
+            )
         return self._graphql
 
     def use_graphql_schema(self, schema: ScopedSchema) -> None:

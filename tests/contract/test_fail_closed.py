@@ -4,6 +4,7 @@ loop, and any failure there is a refusal; a handler acting on its caller's behal
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -208,3 +209,27 @@ async def test_a_method_the_guard_does_not_know_is_refused_unless_configured(
 def test_method_scopes_for_a_method_the_guard_decides_itself_are_refused() -> None:
     with pytest.raises(ConfigurationError, match=r"METHOD_SCOPES names \['tools/call'\].*layers"):
         ScopeGuard(method_scopes={"tools/call": ["x"]})
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["refused", "declared-free-of-scope-directives"])
+def test_an_introspection_schema_stops_install_unless_declared_free_of_scope_directives(
+    server_kind: ServerKind, tmp_path: Any, declared: bool
+) -> None:
+    from graphql import build_schema, introspection_from_schema
+
+    schema = tmp_path / "introspection.json"
+    schema.write_text(json.dumps({"data": introspection_from_schema(build_schema("type Query { a: String }"))}))
+    server = server_kind.new("graphql")
+
+    @server.tool()
+    @requires_scopes(graphql="query A { a }")
+    def read_a() -> str:
+        return "a"
+
+    guard = ScopeGuard(graphql_schema=str(schema), graphql_no_scope_directives=declared)
+    if not declared:
+        with pytest.raises(ConfigurationError, match="carries no applied directives"):
+            guard.install(server)
+        return
+    report = guard.install(server)
+    assert report.undeclared == ()
