@@ -128,6 +128,7 @@ _SUITE_LINEAGE = {
     "adapters/test_per_call.py": "sdk2",
     "adapters/test_fastmcp.py": "fastmcp4",
     "graphql/test_graphql_operations.py": "sdk2",
+    "graphql/test_graphql_cache.py::test_operation_tools_": "sdk2",  # operation tools are MCPServer tools
     "http/": "sdk2",
     "http/test_fastmcp_http.py": "fastmcp4",
     "interop/": "sdk2",
