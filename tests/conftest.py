@@ -215,3 +215,36 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if _major("mcp") != 2:
         lines.append(f"left out on mcp 1.x: {', '.join(f'tests/{name}/' for name in _MCP2_DIRECTORIES)}")
     return lines
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A test of no lineage of this lane that imports, in its own body, a framework module this lane lacks
+    (``mcp.server.mcpserver`` in an mcp 1.x lane, ``fastmcp`` where it is not installed) is another lineage's
+    test, as at collection: skipped, with the import named. An import failing inside the package, any other
+    error, and any test of the lane's own lineage fail as usual."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    error = call.excinfo.value if call.excinfo is not None else None
+    missing = getattr(error, "name", None) or ""
+    if (
+        report.failed
+        and isinstance(error, ModuleNotFoundError)
+        and missing.split(".")[0] in _FRAMEWORKS
+        and not lineage_of(item) & item.config.stash[_LANE_KEY]
+        and _imported_by_the_test(call, item)
+    ):
+        report.outcome = "skipped"
+        reason = f"{item.nodeid} imports {missing}, which {_lane_description()} lacks: another lineage's test"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {reason}")
+
+
+_FRAMEWORKS = ("mcp", "mcp_types", "fastmcp")
+
+
+def _imported_by_the_test(call: pytest.CallInfo[None], item: pytest.Item) -> bool:
+    """Whether the failed import is the test's own (its file's frame), not the package's: a module of ours
+    that imports another lineage's framework is a defect the test must report."""
+    assert call.excinfo is not None
+    frames = [entry for entry in call.excinfo.traceback if not str(entry.path).startswith("<frozen")]
+    return bool(frames) and Path(str(frames[-1].path)) == item.path
