@@ -22,10 +22,11 @@ from mcp.server.mcpserver.resources.templates import ResourceSecurityError
 from mcp.shared.exceptions import MCPError
 from mcp_types import CompleteRequestParams, CompleteResult, Completion, PromptReference
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from fastmcp_scopes.adapters import META_KEY, annotated_meta, private
 from fastmcp_scopes.decorators import declaration_of
-from fastmcp_scopes.http import ScopeChallengeMiddleware, caller_from_token, protect
+from fastmcp_scopes.http import ScopeChallengeMiddleware, VerifiedByServer, caller_from_token, protect
 from fastmcp_scopes.operation import METHODS, InvalidOperationError, Operation
 from fastmcp_scopes.pipeline import InstallReport, Pipeline, Primitive, concealed, unless_concealed
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
@@ -211,22 +212,25 @@ def _guarded_app(
     pipeline: Pipeline, server: MCPServer[Any], build: Callable[..., Starlette]
 ) -> Callable[..., Starlette]:
     """``server.streamable_http_app`` (an instance attribute: the SDK's ``run("streamable-http")`` calls it),
-    wrapped in the guard's HTTP layer. The SDK's own app keeps its token verifier, resource validation and
-    ``required_scopes`` (which joined the connect layer at install)."""
+    with the guard's HTTP layer in it. A server that verifies tokens itself keeps doing so, with its resource
+    validation and ``required_scopes`` (which joined the connect layer at install): the guard sits inside the
+    SDK's authentication and reads its result, so each token is verified once. Without one, the guard
+    verifies tokens from ``FASTMCP_SCOPES_*``."""
 
     def streamable_http_app(*, streamable_http_path: str = "/mcp", **options: Any) -> Starlette:
         auth = server.settings.auth
+        own = server._token_verifier is not None and auth is not None
         guarded = protect(
             pipeline,
             mcp_path=streamable_http_path,
-            verifier=server._token_verifier,
+            verifier=VerifiedByServer() if own else None,
             resource_url=str(auth.resource_server_url) if auth and auth.resource_server_url else None,
             authorization_servers=[str(auth.issuer_url)] if auth else [],
-            resource_indicator=str(auth.resource_server_url) if auth and auth.validate_token_resource else None,
             server_hint="give the MCPServer token_verifier= and AuthSettings(resource_server_url=...) instead",
         )
         app = build(streamable_http_path=streamable_http_path, **options)
-        app.add_middleware(ScopeChallengeMiddleware, **guarded)
+        # Last in the list, so inside the SDK's AuthenticationMiddleware; before its routes' RequireAuth.
+        app.user_middleware.append(Middleware(ScopeChallengeMiddleware, **guarded))
         return app
 
     return streamable_http_app
