@@ -29,13 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from mcp.server.auth.middleware.auth_context import auth_context_var
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken, TokenVerifier
 from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fastmcp_scopes._compat import AccessToken, AuthenticatedUser, TokenVerifier, auth_context_var
 from fastmcp_scopes._json import loads_unique_names
 from fastmcp_scopes.answer import Answer
 from fastmcp_scopes.challenge import BearerChallenge

@@ -20,9 +20,9 @@ from typing import Any, Final, TypeGuard
 
 import httpx2
 import jwt
-from mcp.server.auth.provider import AccessToken
 from pydantic import Field
 
+from fastmcp_scopes._compat import AccessToken
 from fastmcp_scopes._json import loads_unique_names
 from fastmcp_scopes.challenge import validate_scope_token
 from fastmcp_scopes.errors import ConfigurationError, InvalidScopeError, InvalidTokenError

@@ -10,14 +10,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from fastmcp_scopes.decorators import declaration_of
-from fastmcp_scopes.http import ScopeChallengeMiddleware, protect
+from fastmcp_scopes.http import ScopeChallengeMiddleware, VerifiedByServer, protect
 from fastmcp_scopes.operation import Operation
-from fastmcp_scopes.pipeline import Pipeline, Primitive, concealed
+from fastmcp_scopes.pipeline import Pipeline, Primitive, unless_concealed
 from fastmcp_scopes.settings import Kind
 
-__all__ = ["ManagerRegistry", "guarded_app"]
+__all__ = ["ManagerRegistry", "guard_app"]
 
 
 class ManagerRegistry:
@@ -50,9 +51,12 @@ class ManagerRegistry:
         for template in self._resources.list_templates():
             yield Primitive("resources", template.uri_template, declaration_of(template.fn))
 
-    def identified(self, kind: Kind, key: str) -> Primitive | None:
-        """The primitive whose identity is ``key``: a name, a resource's URI, or a template's URI template."""
+    def identified(self, kind: Kind, key: object) -> Primitive | None:
+        """The primitive whose identity is ``key``: a name, a resource's URI, or a template's URI template;
+        ``None`` for anything else (fail closed on what cannot be identified)."""
         fn: object | None = None
+        if not isinstance(key, str):
+            return None
         if kind == "tools":
             tool = self._get_tool(key)
             fn = tool.fn if tool is not None else None
@@ -79,31 +83,20 @@ class ManagerRegistry:
                 return Primitive(kind, template.uri_template, declaration_of(template.fn))
         return None
 
-    def conceal(self, not_found: Callable[[str], Exception]) -> None:
+    def conceal(self, not_found: Callable[[str], Any]) -> None:
         """Make the server's own lookups answer "not found" for what the pipeline conceals; ``not_found(uri)``
-        is the error the server's resource manager raises for a URI it does not have."""
-        get_tool, get_prompt, get_resource = self._get_tool, self._get_prompt, self._resources.get_resource
-
-        def tool(name: str) -> Any:
-            return None if concealed("tools", name) else get_tool(name)
-
-        def prompt(name: str) -> Any:
-            return None if concealed("prompts", name) else get_prompt(name)
-
-        async def resource(uri: Any, context: Any = None) -> Any:
-            if concealed("resources", str(uri)):
-                raise not_found(str(uri))
-            return await get_resource(uri, context)
-
-        self._tools.get_tool = tool
-        self._prompts.get_prompt = prompt
-        self._resources.get_resource = resource
+        raises what the server's resource manager raises for a URI it does not have."""
+        self._tools.get_tool = unless_concealed("tools", self._get_tool)
+        self._prompts.get_prompt = unless_concealed("prompts", self._get_prompt)
+        self._resources.get_resource = unless_concealed("resources", self._resources.get_resource, not_found)
 
 
-def guarded_app(pipeline: Pipeline, server: Any, build: Callable[..., Starlette], mcp_path: str) -> Starlette:
-    """``build(...)``, the server's own streamable-HTTP app with its authentication intact (token verifier,
-    resource validation, ``required_scopes``, which joined the connect layer at install), wrapped in the
-    guard's HTTP layer. Configuration problems surface here, when the app is built, not per request.
+def guard_app(pipeline: Pipeline, server: Any, app: Starlette, mcp_path: str) -> Starlette:
+    """The server's own streamable-HTTP ``app`` with the guard's HTTP layer in it. A server that verifies
+    tokens itself keeps doing so, with its resource validation and ``required_scopes`` (which joined the
+    connect layer at install): the guard sits inside the SDK's authentication middleware, before its routes'
+    ``RequireAuthMiddleware``, and reads its result, so each token is verified once. Without one, the guard
+    verifies tokens from ``FASTMCP_SCOPES_*``. Configuration problems surface here, when the app is built.
 
     Raises:
         ConfigurationError: nothing to verify tokens with, or no canonical server URL.
@@ -112,12 +105,10 @@ def guarded_app(pipeline: Pipeline, server: Any, build: Callable[..., Starlette]
     guarded = protect(
         pipeline,
         mcp_path=mcp_path,
-        verifier=server._token_verifier,
+        verifier=VerifiedByServer() if server._token_verifier is not None and auth is not None else None,
         resource_url=str(auth.resource_server_url) if auth and auth.resource_server_url else None,
         authorization_servers=[str(auth.issuer_url)] if auth else [],
-        resource_indicator=str(auth.resource_server_url) if auth and auth.validate_token_resource else None,
-        server_hint="AuthSettings.resource_server_url and token_verifier=",
+        server_hint="give the server token_verifier= and AuthSettings(resource_server_url=...) instead",
     )
-    app = build()
-    app.add_middleware(ScopeChallengeMiddleware, **guarded)
+    app.user_middleware.append(Middleware(ScopeChallengeMiddleware, **guarded))  # last: innermost
     return app

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -22,13 +22,12 @@ from mcp.server.mcpserver.resources.templates import ResourceSecurityError
 from mcp.shared.exceptions import MCPError
 from mcp_types import CompleteRequestParams, CompleteResult, Completion, PromptReference
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 
 from fastmcp_scopes.adapters import META_KEY, annotated_meta, private
-from fastmcp_scopes.decorators import declaration_of
-from fastmcp_scopes.http import ScopeChallengeMiddleware, VerifiedByServer, caller_from_token, protect
+from fastmcp_scopes.adapters._sdk import ManagerRegistry, guard_app
+from fastmcp_scopes.http import caller_from_token
 from fastmcp_scopes.operation import METHODS, InvalidOperationError, Operation
-from fastmcp_scopes.pipeline import InstallReport, Pipeline, Primitive, concealed, unless_concealed
+from fastmcp_scopes.pipeline import InstallReport, Pipeline, concealed
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
 from fastmcp_scopes.settings import Kind
 
@@ -45,81 +44,21 @@ _LISTED: Mapping[str, tuple[str, str]] = {
 """Each listing's result member, and the member of an item that names it."""
 
 
-class _Registry:
-    """The SDK's managers, read as the SDK reads them (their lookups as they were before concealing)."""
-
-    def __init__(self, server: MCPServer[Any]) -> None:
-        self._tools = server._tool_manager
-        self._prompts = server._prompt_manager
-        self._resources = server._resource_manager
-        self._lowlevel = server._lowlevel_server
-        self._get_tool = self._tools.get_tool
-        self._get_prompt = self._prompts.get_prompt
-
-    def primitives(self) -> Iterator[Primitive]:
-        for tool in self._tools.list_tools():
-            yield Primitive("tools", tool.name, declaration_of(tool.fn))
-        for prompt in self._prompts.list_prompts():
-            yield Primitive("prompts", prompt.name, declaration_of(prompt.fn))
-        for resource in self._resources.list_resources():
-            yield Primitive("resources", str(resource.uri), declaration_of(getattr(resource, "fn", None) or resource))
-        for template in self._resources.list_templates():
-            yield Primitive("resources", template.uri_template, declaration_of(template.fn))
-
-    def identified(self, kind: Kind, key: object) -> Primitive | None:
-        """The primitive whose identity is ``key``: a name, a resource's URI, or a template's URI template."""
-        fn: object | None = None
-        if not isinstance(key, str):
-            return None  # fail closed on anything that cannot be identified
-        if kind == "tools":
-            tool = self._get_tool(key)
-            fn = tool.fn if tool is not None else None
-        elif kind == "prompts":
-            prompt = self._get_prompt(key)
-            fn = prompt.fn if prompt is not None else None
-        elif (resource := self._resources._resources.get(key)) is not None:
-            fn = getattr(resource, "fn", None) or resource
-        elif (template := self._resources._templates.get(key)) is not None:
-            fn = template.fn
-        return Primitive(kind, key, declaration_of(fn)) if fn is not None else None
-
-    async def resolve(self, kind: Kind, target: str, operation: Operation) -> Primitive | None:
-        if kind != "resources" or operation.method == "completion/complete":
-            return self.identified(kind, target)
-        # As ResourceManager.get_resource: a concrete resource, else the first template that matches.
-        if target in self._resources._resources:
-            return self.identified(kind, target)
-        for template in self._resources._templates.values():
-            try:
-                matched = template.matches(target)
-            except ResourceSecurityError:
-                return None
-            if matched is not None:
-                return Primitive(kind, template.uri_template, declaration_of(template.fn))
-        return None
-
-    def conceal(self) -> None:
-        """Make the SDK's own lookups answer "not found" for what the pipeline conceals, and its completion
-        handler (one answers every ref, looking nothing up) answer as for a ref it does not know."""
-        self._tools.get_tool = unless_concealed("tools", self._get_tool)  # type: ignore[method-assign]
-        self._prompts.get_prompt = unless_concealed("prompts", self._get_prompt)  # type: ignore[method-assign]
-        self._resources.get_resource = unless_concealed(  # type: ignore[method-assign]
-            "resources", self._resources.get_resource, _unknown_resource
-        )
-        lowlevel = self._lowlevel
-        add_request_handler = lowlevel.add_request_handler
-
-        def add(method: str, params_type: Any, handler: Any) -> None:
-            wrapped = _concealing_completions(handler) if method == _COMPLETE else handler
-            add_request_handler(method, params_type, wrapped)
-
-        if (entry := lowlevel._request_handlers.get(_COMPLETE)) is not None:
-            add(_COMPLETE, entry.params_type, entry.handler)
-        lowlevel.add_request_handler = add  # type: ignore[method-assign]
-
-
 def _unknown_resource(uri: str) -> Any:
     raise ResourceNotFoundError(f"Unknown resource: {uri}")
+
+
+def _conceal_completions(lowlevel: Any) -> None:
+    """Make the server's completion handler (one answers every ref, looking nothing up) answer as for a ref it
+    does not know while the ref is concealed, handlers registered after install included."""
+    add_request_handler = lowlevel.add_request_handler
+
+    def add(method: str, params_type: Any, handler: Any) -> None:
+        add_request_handler(method, params_type, _concealing_completions(handler) if method == _COMPLETE else handler)
+
+    if (entry := lowlevel._request_handlers.get(_COMPLETE)) is not None:
+        add(_COMPLETE, entry.params_type, entry.handler)
+    lowlevel.add_request_handler = add
 
 
 _COMPLETE = "completion/complete"
@@ -151,7 +90,7 @@ def _caller(ctx: ServerRequestContext[Any, Any]) -> Caller | None:
 class _Hook:
     """The ``ServerMiddleware`` that has the pipeline decide every request of one ``MCPServer``."""
 
-    def __init__(self, pipeline: Pipeline, registry: _Registry) -> None:
+    def __init__(self, pipeline: Pipeline, registry: ManagerRegistry) -> None:
         self.pipeline = pipeline
         self.registry = registry
 
@@ -188,8 +127,8 @@ def accepts(server: object) -> bool:
     return isinstance(server, MCPServer)
 
 
-def registry(server: Any) -> _Registry:
-    return _Registry(server)
+def registry(server: Any) -> ManagerRegistry:
+    return ManagerRegistry(server, (ResourceSecurityError,), empty_match_dispatches=True)
 
 
 def install(guard: ScopeGuard, server: MCPServer[Any]) -> InstallReport:
@@ -199,38 +138,17 @@ def install(guard: ScopeGuard, server: MCPServer[Any]) -> InstallReport:
     auth = server.settings.auth
     if auth is not None and auth.required_scopes:
         guard.require_for_every_request(auth.required_scopes)
-    found = _Registry(server)
+    found = registry(server)
     pipeline = Pipeline(guard, found)
     report = pipeline.install_report()
-    found.conceal()
+    found.conceal(_unknown_resource)
+    _conceal_completions(server._lowlevel_server)
     server.middleware.append(_Hook(pipeline, found))
-    server.streamable_http_app = _guarded_app(pipeline, server, server.streamable_http_app)  # type: ignore[method-assign]
-    return report
-
-
-def _guarded_app(
-    pipeline: Pipeline, server: MCPServer[Any], build: Callable[..., Starlette]
-) -> Callable[..., Starlette]:
-    """``server.streamable_http_app`` (an instance attribute: the SDK's ``run("streamable-http")`` calls it),
-    with the guard's HTTP layer in it. A server that verifies tokens itself keeps doing so, with its resource
-    validation and ``required_scopes`` (which joined the connect layer at install): the guard sits inside the
-    SDK's authentication and reads its result, so each token is verified once. Without one, the guard
-    verifies tokens from ``FASTMCP_SCOPES_*``."""
+    build = server.streamable_http_app
 
     def streamable_http_app(*, streamable_http_path: str = "/mcp", **options: Any) -> Starlette:
-        auth = server.settings.auth
-        own = server._token_verifier is not None and auth is not None
-        guarded = protect(
-            pipeline,
-            mcp_path=streamable_http_path,
-            verifier=VerifiedByServer() if own else None,
-            resource_url=str(auth.resource_server_url) if auth and auth.resource_server_url else None,
-            authorization_servers=[str(auth.issuer_url)] if auth else [],
-            server_hint="give the MCPServer token_verifier= and AuthSettings(resource_server_url=...) instead",
-        )
         app = build(streamable_http_path=streamable_http_path, **options)
-        # Last in the list, so inside the SDK's AuthenticationMiddleware; before its routes' RequireAuth.
-        app.user_middleware.append(Middleware(ScopeChallengeMiddleware, **guarded))
-        return app
+        return guard_app(pipeline, server, app, streamable_http_path)
 
-    return streamable_http_app
+    server.streamable_http_app = streamable_http_app  # type: ignore[method-assign]  # run() calls the attribute
+    return report

@@ -7,7 +7,7 @@
   (:mod:`~fastmcp_scopes.adapters._lowlevel1`), so refusals reach the caller as JSON-RPC errors, and the caller
   of a stateful HTTP session is the current request's, not the one that opened the session.
 - **HTTP**: ``server.streamable_http_app()`` (and so ``server.run("streamable-http")``) returns the SDK's own app,
-  its authentication intact, wrapped in :class:`~fastmcp_scopes.http.ScopeChallengeMiddleware`.
+  its authentication intact, with :class:`~fastmcp_scopes.http.ScopeChallengeMiddleware` in it.
 
 What 1.x lacks (the 2026-07-28 protocol, its ``Mcp-*`` headers and ``cacheScope``) is in the README's support table.
 """
@@ -20,7 +20,7 @@ from typing import Any
 from mcp.server.fastmcp import FastMCP  # type: ignore[attr-defined,unused-ignore]  # 1.x; checked against 2.x
 
 from fastmcp_scopes.adapters._lowlevel1 import hook, hooked
-from fastmcp_scopes.adapters._sdk import ManagerRegistry, guarded_app
+from fastmcp_scopes.adapters._sdk import ManagerRegistry, guard_app
 from fastmcp_scopes.pipeline import InstallReport, Pipeline, Primitive
 from fastmcp_scopes.policy import ScopeGuard
 from fastmcp_scopes.settings import Kind
@@ -37,6 +37,10 @@ def accepts(server: object) -> bool:
 def registry(server: Any) -> ManagerRegistry:
     # ResourceTemplate.matches compiles the template into a regular expression on every call.
     return ManagerRegistry(server, (re.error,), empty_match_dispatches=False)
+
+
+def _unknown_resource(uri: str) -> Any:
+    raise ValueError(f"Unknown resource: {uri}")
 
 
 def install(guard: ScopeGuard, server: Any) -> InstallReport:
@@ -59,11 +63,11 @@ def install(guard: ScopeGuard, server: Any) -> InstallReport:
 
     hook(server._mcp_server, pipeline, identify)
     # FastMCP.read_resource answers a URI its manager does not have with this error (as code 0).
-    found.conceal(lambda uri: ValueError(f"Unknown resource: {uri}"))
+    found.conceal(_unknown_resource)
     build = server.streamable_http_app
 
     def streamable_http_app() -> Any:
-        return guarded_app(pipeline, server, build, server.settings.streamable_http_path)
+        return guard_app(pipeline, server, build(), server.settings.streamable_http_path)
 
     server.streamable_http_app = streamable_http_app  # run("streamable-http") calls the instance attribute
     return report
