@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import httpx2
@@ -96,8 +97,9 @@ class Answer:
         answers for two names compare whole)."""
         text = self.raw.decode() if self.raw else json.dumps(self.body, sort_keys=True)
         if name:
-            text = text.replace(name, as_)
-            text = text.replace(json.dumps(name)[1:-1], as_)  # the name as JSON escapes it
+            # The name as sent, as JSON escapes it, and as a server that percent-encodes a URI quotes it.
+            for spelling in (name, json.dumps(name)[1:-1], quote(name, safe=":/")):
+                text = text.replace(spelling, as_)
         headers = {k: v for k, v in sorted(self.headers.items()) if k in _HEADERS_THAT_MATTER}
         return f"{self.status} {headers} {text}"
 

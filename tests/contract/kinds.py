@@ -36,8 +36,9 @@ class ServerKind:
     """A fresh server named so."""
     http_app: Callable[[Any, bool, bool], Any]
     """``(server, json_response, stateless_http)`` -> the server's own streamable-HTTP ASGI app at ``/mcp``."""
-    add_completion: Callable[[Any, Callable[..., Any]], None]
-    """Register ``handler(ref, argument, context)`` as the server's ``completion/complete`` handler."""
+    add_completion: Callable[[Any, Callable[..., Any]], None] | None
+    """Register ``handler(ref, argument, context)`` as the server's ``completion/complete`` handler; ``None``
+    if the lineage has no way to (fastmcp 3)."""
     catch_all_template: str
     """A template matching every ``files://`` URI, slashes included, in this lineage's syntax."""
     mount: Callable[[Any, Any, str], None] | None = None
@@ -240,11 +241,10 @@ CANDIDATES = [
         available=lambda: _major("fastmcp") == 3,
         new=_fastmcp_new,
         http_app=_fastmcp_http_app,
-        add_completion=_decorator_completion,
+        add_completion=None,  # fastmcp 3 serves no completion/complete
         catch_all_template="files://{path*}",
         mount=_fastmcp_mount,
-        in_process_target=_lowlevel,
-        new_with_cache_hint=_fastmcp_with_cache_hint,
+        in_process_target=_lowlevel,  # and its tools take no cache_ttl/cache_scope: no new_with_cache_hint
         tool_versions=True,
         modern_era=False,  # fastmcp 3 runs on mcp 1.x
         with_own_auth=_fastmcp_with_auth,

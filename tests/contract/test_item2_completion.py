@@ -10,7 +10,7 @@ import pytest
 from mcp.types import Completion
 
 from ..adapters.hr import add_hr_primitives
-from .conftest import Install, ServerKind, assert_refused_like
+from .conftest import Install, ServerKind, assert_refused_like, skip_unless
 
 TEMPLATE = "hr://employees/{employee_id}"
 KNOWN_REFS = {("ref/prompt", "performance_review"), ("ref/resource", TEMPLATE)}
@@ -28,6 +28,8 @@ def hr_with_completion(kind: ServerKind, completed: list[str]) -> Any:
         completed.append(str(key[1]))
         return Completion(values=["alice", "bob"])
 
+    skip_unless(kind.add_completion, f"{kind.name} serves no completion/complete")
+    assert kind.add_completion is not None
     kind.add_completion(server, complete)
     return server
 
