@@ -39,7 +39,7 @@ from fastmcp_scopes.answer import Answer
 from fastmcp_scopes.challenge import BearerChallenge
 from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
 from fastmcp_scopes.operation import PARSE_ERROR, InvalidOperationError, Operation
-from fastmcp_scopes.pipeline import Pipeline
+from fastmcp_scopes.pipeline import HANDED_STATE, Pipeline
 from fastmcp_scopes.policy import Caller
 from fastmcp_scopes.settings import missing_http_settings, missing_http_settings_error
 from fastmcp_scopes.tokens import JWTVerifier
@@ -182,7 +182,8 @@ class ScopeChallengeMiddleware:
             await _answer(send, Answer.of(decision, resource_metadata=self.resource.metadata_url))
             return
         user = AuthenticatedUser(token)
-        scope = {**scope, "user": user, "auth": AuthCredentials(token.scopes)}
+        handed = {**scope.get("state", {}), HANDED_STATE: (decision, operation)}  # for handlers in another task
+        scope = {**scope, "user": user, "auth": AuthCredentials(token.scopes), "state": handed}
         reset = auth_context_var.set(user)
         try:
             with self.pipeline.handing(decision, operation):

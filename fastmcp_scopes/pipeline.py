@@ -38,6 +38,7 @@ from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import Kind
 
 __all__ = [
+    "HANDED_STATE",
     "InstallReport",
     "authorize",
     "Pipeline",
@@ -119,6 +120,10 @@ async def authorize(method: str, params: Mapping[str, Any]) -> Decision:
     if not decision.allowed:
         raise refusal(decision.jsonrpc_error())
     return decision
+
+
+HANDED_STATE = "fastmcp_scopes.handed"
+"""The key of ``(decision, operation)`` in an HTTP request's ASGI ``state``."""
 
 
 def concealed(kind: Kind, target: str) -> bool:
@@ -280,6 +285,18 @@ class Pipeline:
                 return await proceed()
         finally:
             _serving.reset(reset)
+
+    @contextmanager
+    def handed_in(self, state: Mapping[str, Any] | None) -> Iterator[None]:
+        """Take up the decision the HTTP layer handed on in the request's ASGI ``state`` (see
+        :data:`HANDED_STATE`), for a server whose handlers run in another task than the request's, where the
+        context it was handed in does not reach (a stateful mcp 1.x session)."""
+        handed = (state or {}).get(HANDED_STATE)
+        if handed is None:
+            yield
+            return
+        with self.handing(*handed):
+            yield
 
     @contextmanager
     def handing(self, decision: Decision, operation: Operation) -> Iterator[None]:

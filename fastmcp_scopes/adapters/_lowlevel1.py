@@ -128,7 +128,9 @@ def _request(pipeline: Pipeline, identify: Identify, handler: _Handler) -> _Hand
             decision = await pipeline.decide(operation, who)  # the one handed on: taken once, audited once
             return await _filtered(pipeline, identify, operation.method, result, decision)
 
-        return await pipeline.run(operation, who, proceed, _refusal, _empty_completion)
+        state = getattr(getattr(context, "request", None), "scope", {}).get("state")
+        with pipeline.handed_in(state):  # a stateful session's handlers run in its own task, not the request's
+            return await pipeline.run(operation, who, proceed, _refusal, _empty_completion)
 
     return guarded
 

@@ -268,11 +268,6 @@ async def test_over_http_a_missing_scope_is_a_403_challenge_before_the_tool_runs
     assert allowed.status_code == 200 and ran == ["calm"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 item 9 on mcp 1.x: a stateful session runs its handlers in the task the initialize request "
-    "started, so the decision the HTTP layer hands on is not visible there and the hook decides (and audits) again",
-)
 async def test_over_http_a_stateful_session_decides_each_request_once(caplog: pytest.LogCaptureFixture) -> None:
     server = FastMCP("employees", json_response=True, stateless_http=False)
 
