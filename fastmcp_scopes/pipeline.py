@@ -190,6 +190,21 @@ class Pipeline:
         self.clock = clock
         self._own: dict[tuple[Kind, str], tuple[ScopeDeclaration | None, Requirement | None]] = {}
 
+    @classmethod
+    def installed(
+        cls, guard: ScopeGuard, registry: Registry, *, required_scopes: Iterable[str] | None = ()
+    ) -> tuple[Pipeline, InstallReport]:
+        """The pipeline of a server being guarded, and its install report: the server's own
+        ``required_scopes`` join the connect layer, and every registered primitive is resolved now.
+
+        Raises:
+            ConfigurationError: see :meth:`install_report`.
+        """
+        if required_scopes:
+            guard.require_for_every_request(required_scopes)
+        pipeline = cls(guard, registry)
+        return pipeline, pipeline.install_report()
+
     # -- requirements -------------------------------------------------------------------------------
 
     def requirement(self, primitive: Primitive) -> Requirement | None:

@@ -126,12 +126,8 @@ def install(guard: ScopeGuard, server: FastMCP[Any]) -> InstallReport:
     """Install ``guard`` on a ``fastmcp.FastMCP`` server. See :meth:`ScopeGuard.install`."""
     if any(isinstance(m, _Hook) for m in server.middleware):
         raise RuntimeError("a ScopeGuard is already installed on this server")
-    required = getattr(server.auth, "required_scopes", None)
-    if required:
-        guard.require_for_every_request(required)
     found = registry(server)
-    pipeline = Pipeline(guard, found)
-    report = pipeline.install_report()
+    pipeline, report = Pipeline.installed(guard, found, required_scopes=getattr(server.auth, "required_scopes", None))
     found.conceal()
     _private_cache_hints(server)
     server.add_middleware(_Hook(pipeline, found))

@@ -54,12 +54,8 @@ def install(guard: ScopeGuard, server: FastMCP[Any]) -> InstallReport:
     """
     if hooked(server._mcp_server):
         raise RuntimeError("a ScopeGuard is already installed on this server")
-    required = getattr(server.auth, "required_scopes", None)
-    if required:
-        guard.require_for_every_request(required)
     found = registry(server)
-    pipeline = Pipeline(guard, found)
-    report = pipeline.install_report()
+    pipeline, report = Pipeline.installed(guard, found, required_scopes=getattr(server.auth, "required_scopes", None))
     hook(server._mcp_server, pipeline, found.identified)
     found.conceal()
     server.http_app = guarded_http_app(pipeline, server, server.http_app)  # type: ignore[method-assign]

@@ -135,12 +135,9 @@ def install(guard: ScopeGuard, server: MCPServer[Any]) -> InstallReport:
     """Install ``guard`` on an ``MCPServer``. See :meth:`ScopeGuard.install`."""
     if any(isinstance(m, _Hook) for m in server.middleware):
         raise RuntimeError("a ScopeGuard is already installed on this server")
-    auth = server.settings.auth
-    if auth is not None and auth.required_scopes:
-        guard.require_for_every_request(auth.required_scopes)
     found = registry(server)
-    pipeline = Pipeline(guard, found)
-    report = pipeline.install_report()
+    auth = server.settings.auth
+    pipeline, report = Pipeline.installed(guard, found, required_scopes=auth.required_scopes if auth else None)
     found.conceal(_unknown_resource)
     _conceal_completions(server._lowlevel_server)
     server.middleware.append(_Hook(pipeline, found))

@@ -51,12 +51,9 @@ def install(guard: ScopeGuard, server: Any) -> InstallReport:
     """
     if hooked(server._mcp_server):
         raise RuntimeError("a ScopeGuard is already installed on this server")
-    auth = server.settings.auth
-    if auth is not None and auth.required_scopes:
-        guard.require_for_every_request(auth.required_scopes)
     found = registry(server)
-    pipeline = Pipeline(guard, found)
-    report = pipeline.install_report()
+    auth = server.settings.auth
+    pipeline, report = Pipeline.installed(guard, found, required_scopes=auth.required_scopes if auth else None)
 
     async def identify(kind: Kind, key: str) -> Primitive | None:
         return found.identified(kind, key)
