@@ -1,27 +1,38 @@
 """Benchmark: what the guard costs per request, as ratios measured in the same run.
 
-Run from the repository root::
+Run from the repository root, in the environment of the server lineage to measure::
 
-    python benchmarks/decision.py [--tools 1000] [--rounds 7] [--seconds 0.5] [--listings 5]
+    python benchmarks/decision.py [--server sdk1|sdk2|fastmcp3|fastmcp4] [--quick]
+                                  [--tools 1000] [--rounds 7] [--seconds 0.5] [--listings 5] [--json FILE]
+
+``--server`` defaults to the lineage the environment was built for (fastmcp when installed, else the
+installed MCP SDK's server); a lineage the environment lacks is refused. ``bash benchmarks/lineages`` runs
+this on every lineage, each in its own environment. Every server below is built on that lineage, guarded
+and unguarded, and driven by its natural in-process client: ``mcp.Client(server)`` on mcp 2.x, the SDK's
+in-memory ``ClientSession`` on mcp 1.x, ``fastmcp.Client(server)`` on fastmcp.
 
 1. One guard decision (``ScopeGuard.decide`` for a ``tools/call`` with connect and call layers, a
    two-alternative requirement and a scope hierarchy) against one call of an empty tool handler
-   through the SDK in-process (``mcp.Client(server)``, unguarded). The decision is timed alone, and
-   with the audit event the adapters emit for it (``audit.emit``, handled but not printed): the two
-   together are the price the guard adds to every call. Target: a decision well under 10 µs.
+   through the lineage's in-process client (unguarded). The decision is timed alone, and with the audit
+   event the adapters emit for it (``audit.emit``, handled but not printed): the two together are the
+   price the guard adds to every call. Target: a decision well under 10 µs. The pipeline decision adds
+   reading the operation and resolving the tool through the lineage's own registry.
 2. ``tools/list`` over ``--tools`` tools, in-process, with the guard installed against the same
-   server without it; the caller holds every scope, so both listings return every tool. The client's
-   response cache is bypassed. Target: the guarded listing at most 1.2x the unguarded one.
+   server without it; the caller holds every scope, so both listings return every tool. A client-side
+   response cache, where the client has one, is bypassed. Target: the guarded listing at most 1.2x the
+   unguarded one.
 
 Decisions and calls are timed in batches of at least ``--seconds``, the best of ``--rounds`` kept;
 listings are timed one at a time, guarded and unguarded alternating, the fastest of each kept (the
 fastest run is the one least disturbed by the rest of the machine). Absolute microseconds are printed
-next to each ratio. Timings only: nothing is asserted.
+next to each ratio. ``--json`` also writes the figures to a file (``bash benchmarks/lineages`` reads it).
+Timings only: nothing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -38,9 +49,8 @@ if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
 import anyio  # noqa: E402
-from mcp import Client  # noqa: E402
-from mcp.server.mcpserver import MCPServer  # noqa: E402
 
+from benchmarks._lineage import NAMES, Lineage, add_tool, choose  # noqa: E402
 from fastmcp_scopes import Caller, Requirement, ScopeGuard, requires_scopes  # noqa: E402
 from fastmcp_scopes.audit import AUDIT_LOGGER, emit  # noqa: E402
 from fastmcp_scopes.operation import Operation  # noqa: E402
@@ -81,31 +91,34 @@ async def _per_await_us(fn: Callable[[], Awaitable[object]], seconds: float) -> 
             return elapsed / count * 1e6
 
 
-def _server(tools: int, *, guarded: bool) -> MCPServer:
-    mcp = MCPServer("bench")
+def _server(lineage: Lineage, tools: int, *, guarded: bool) -> Any:
+    mcp = lineage.new("bench")
 
     def empty() -> None:
         return None
 
-    mcp.add_tool(empty, name="empty")
+    add_tool(mcp, empty, "empty")
     for i in range(tools - 1):
 
         def handler(x: int = 0) -> int:
             return x
 
-        mcp.tool(name=f"tool_{i:04d}", description=f"Tool number {i}")(
-            requires_scopes(any_of=[[f"s{i % 10}"], ["employees:read", f"s{(i + 1) % 10}"]])(handler)
+        add_tool(
+            mcp,
+            requires_scopes(any_of=[[f"s{i % 10}"], ["employees:read", f"s{(i + 1) % 10}"]])(handler),
+            f"tool_{i:04d}",
+            f"Tool number {i}",
         )
     if guarded:
         ScopeGuard(**LAYERS).install(mcp)
     return mcp
 
 
-def bench_pipeline(seconds: float, rounds: int) -> float:
+def bench_pipeline(lineage: Lineage, seconds: float, rounds: int) -> float:
     """Microseconds per pipeline decision of a ``tools/call``: the operation read from its params, the
-    tool resolved through the server's registry, decided (audit off: it is timed separately)."""
-    mcp = MCPServer("bench")
-    mcp.tool(name="update_salary")(requires_scopes(any_of=[["employees:write", "payroll:approve"], ["admin"]])(_noop))
+    tool resolved through the lineage's registry, decided (audit off: it is timed separately)."""
+    mcp = lineage.new("bench")
+    add_tool(mcp, requires_scopes(any_of=[["employees:write", "payroll:approve"], ["admin"]])(_noop), "update_salary")
     guard = ScopeGuard(**LAYERS, audit=False)
     pipeline = Pipeline(guard, adapter_for(mcp).registry(mcp))
     caller = Caller(frozenset([*CALLER_SCOPES, "payroll:approve"]), subject="bench", client_id="bench")
@@ -142,8 +155,10 @@ def bench_decision(seconds: float, rounds: int) -> tuple[float, float]:
     return alone, audited
 
 
-async def bench_requests(tools: int, seconds: float, rounds: int, listings: int, mode: str) -> dict[str, float]:
-    plain, guarded = _server(tools, guarded=False), _server(tools, guarded=True)
+async def bench_requests(
+    lineage: Lineage, tools: int, seconds: float, rounds: int, listings: int, mode: str
+) -> dict[str, float]:
+    plain, guarded = _server(lineage, tools, guarded=False), _server(lineage, tools, guarded=True)
     best = {
         "call": float("inf"),
         "call_guarded": float("inf"),
@@ -152,38 +167,57 @@ async def bench_requests(tools: int, seconds: float, rounds: int, listings: int,
     }
     with acting_as(CALLER_SCOPES):
         async with (
-            Client(plain, mode=mode) as plain_client,
-            Client(guarded, mode=mode) as guarded_client,
+            lineage.client(plain, mode) as plain_client,
+            lineage.client(guarded, mode) as guarded_client,
         ):
-            plain_count = len((await plain_client.list_tools(cache_mode="bypass")).tools)
-            guarded_count = len((await guarded_client.list_tools(cache_mode="bypass")).tools)
+            plain_count = await plain_client.count_tools()
+            guarded_count = await guarded_client.count_tools()
             if plain_count != tools or guarded_count != tools:
                 raise RuntimeError(f"expected {tools} tools in both listings, got {plain_count} and {guarded_count}")
             for _ in range(rounds):
-                best["call"] = min(
-                    best["call"], await _per_await_us(lambda: plain_client.call_tool("empty", {}), seconds)
-                )
+                best["call"] = min(best["call"], await _per_await_us(lambda: plain_client.call("empty", {}), seconds))
                 best["call_guarded"] = min(
                     best["call_guarded"],
-                    await _per_await_us(lambda: guarded_client.call_tool("empty", {}), seconds),
+                    await _per_await_us(lambda: guarded_client.call("empty", {}), seconds),
                 )
                 # One listing takes long enough to time alone; alternating single listings keeps a
                 # busy machine from favouring whichever case happened to run in a quiet moment.
                 for _ in range(listings):
                     for key, client in (("list_plain", plain_client), ("list_guarded", guarded_client)):
                         start = time.perf_counter()
-                        await client.list_tools(cache_mode="bypass")
+                        await client.count_tools()
                         best[key] = min(best[key], (time.perf_counter() - start) * 1e6)
     return best
 
 
+_CLIENTS = {
+    "sdk1": "the SDK's in-memory ClientSession",
+    "sdk2": "mcp.Client",
+    "fastmcp3": "fastmcp.Client",
+    "fastmcp4": "fastmcp.Client",
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--server", choices=NAMES, help="the lineage to measure (default: this environment's)")
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds (about 15 seconds)")
     parser.add_argument("--tools", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--seconds", type=float, default=0.5, help="minimum time per decision or call measurement")
-    parser.add_argument("--listings", type=int, default=5, help="alternating single listings of each kind per round")
+    parser.add_argument("--rounds", type=int, help="rounds, the best kept (default 7; quick 3)")
+    parser.add_argument("--seconds", type=float, help="minimum time per decision or call measurement (default 0.5)")
+    parser.add_argument("--listings", type=int, help="alternating single listings of each kind per round (default 5)")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     args = parser.parse_args()
+    defaults = {"rounds": (7, 3), "seconds": (0.5, 0.2), "listings": (5, 3)}
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    for name in ("tools", "rounds", "listings"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.seconds <= 0:
+        parser.error("--seconds must be more than 0")
+    lineage = choose(args.server)
 
     # Audit events are built and handled as in production, but not printed over the report.
     audit_logger = logging.getLogger(AUDIT_LOGGER)
@@ -193,15 +227,28 @@ def main() -> None:
     logging.getLogger("fastmcp_scopes").setLevel(logging.ERROR)  # the install report's warnings
 
     decision, audited = bench_decision(args.seconds, args.rounds)
-    pipelined = bench_pipeline(args.seconds, args.rounds)
+    pipelined = bench_pipeline(lineage, args.seconds, args.rounds)
+    print(f"server {lineage.describe()}")
     print(f"python {sys.version.split()[0]}; best of {args.rounds} rounds ({args.listings} listings each per round)")
+    for note in lineage.notes:
+        print(f"  note: {note}")
     print(f"guard decision (tools/call, layers + hierarchy + 2 alternatives): {decision:8.2f} µs   (target < 10 µs)")
     print(f"guard decision and its audit event:                               {audited:8.2f} µs")
     print(f"pipeline decision (read operation, resolve tool, decide):         {pipelined:8.2f} µs")
     print(f"pipeline decision / guard decision:                               {pipelined / decision:8.2f} x")
-    for mode in ("auto", "legacy"):
-        best = anyio.run(bench_requests, args.tools, args.seconds, args.rounds, args.listings, mode)
-        print(f"\nin-process mcp.Client, mode={mode!r}")
+    figures: dict[str, Any] = {
+        "server": lineage.name,
+        "describe": lineage.describe(),
+        "notes": list(lineage.notes),
+        "decision_us": decision,
+        "audited_us": audited,
+        "pipeline_us": pipelined,
+        "tools": args.tools,
+        "modes": {},
+    }
+    for mode in lineage.modes:
+        best = anyio.run(bench_requests, lineage, args.tools, args.seconds, args.rounds, args.listings, mode)
+        print(f"\nin-process {_CLIENTS[lineage.name]}, mode={mode!r}")
         print(f"  empty tool handler call, unguarded:        {best['call']:10.1f} µs")
         print(f"  decision and audit / empty handler call:   {audited / best['call']:10.4f} x")
         print(f"  empty tool handler call, guarded:          {best['call_guarded']:10.1f} µs")
@@ -210,6 +257,10 @@ def main() -> None:
         print(f"  tools/list of {args.tools} tools, guarded:       {best['list_guarded']:10.1f} µs")
         ratio = best["list_guarded"] / best["list_plain"]
         print(f"  guarded / unguarded listing:               {ratio:10.3f} x   (target <= 1.2 x)")
+        figures["modes"][mode] = best
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(figures, out, indent=1)
 
 
 if __name__ == "__main__":

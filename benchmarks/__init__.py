@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print timings and ratios measured in one run (see README, Benchmarks)."""
