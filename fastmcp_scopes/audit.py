@@ -1,8 +1,14 @@
-"""Structured audit events: one per decision, allow or deny, with the caller's identity.
+"""Structured audit events: one per decision, allow or deny, with the caller's identity, and one when
+a permitted call ends (:func:`emit_completion`: status, duration, result size), correlated with it.
 
-Events go to the ``fastmcp_scopes.audit`` logger at INFO (allow) or WARNING (deny) with the
-JSON-ready event dict as ``extra={"audit": event}``, so any handler or formatter can ship it. The
-token itself never appears: only ``sub``, ``client_id`` and ``iss``.
+Decisions go to the ``fastmcp_scopes.audit`` logger at INFO (allow) or WARNING (deny), completions to its
+child ``fastmcp_scopes.audit.completion`` (INFO; WARNING when the call raised), each with the JSON-ready
+event dict as ``extra={"audit": event}``, so any handler or formatter can ship it; a handler on
+``fastmcp_scopes.audit`` receives both. ``write_json_lines("audit.jsonl")`` is the one-liner that writes
+them as JSON lines. As in any library, nothing is printed unless the application configures logging (the
+package's logger has a ``NullHandler``). The token itself never appears: only ``sub``, ``client_id`` and
+``iss``. A call's arguments appear as names and sizes; their values only when the operator opts in
+(``FASTMCP_SCOPES_AUDIT_ARGUMENT_VALUES``), through redaction rules.
 
 Text that comes from the request or the token (method, name, request id, identity, the token's
 scopes) is bounded: each string is cut at :data:`MAX_TEXT` characters with a marker giving its
@@ -12,18 +18,54 @@ a few hundred bytes, not 200 KB.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, overload
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, overload
 
 if TYPE_CHECKING:
     from fastmcp_scopes.policy import Decision
 
-__all__ = ["AUDIT_LOGGER", "MAX_SCOPES", "MAX_TEXT", "audit_event", "bounded", "emit"]
+__all__ = [
+    "AUDIT_LOGGER",
+    "COMPLETION_LOGGER",
+    "MAX_SCOPES",
+    "MAX_TEXT",
+    "REDACTED",
+    "JSONLinesFormatter",
+    "Status",
+    "arguments_summary",
+    "audit_event",
+    "bounded",
+    "completion_enabled",
+    "completion_event",
+    "decision_id",
+    "emit",
+    "emit_completion",
+    "result_facts",
+    "write_json_lines",
+]
 
 AUDIT_LOGGER = "fastmcp_scopes.audit"
+COMPLETION_LOGGER = "fastmcp_scopes.audit.completion"
 _logger = logging.getLogger(AUDIT_LOGGER)
+_completion_logger = logging.getLogger(COMPLETION_LOGGER)
+# A library configures no output: without this, Python's last-resort handler would print WARNING events
+# (denials) to stderr in an application that never asked for logging.
+logging.getLogger("fastmcp_scopes").addHandler(logging.NullHandler())
+
+Status = Literal["ok", "tool_error", "exception", "cancelled"]
+"""How a permitted call ended: a result, a result marked ``isError``, an exception, or cancellation."""
+REDACTED: Final = "[redacted]"
+_MAX_ARGUMENTS: Final = 64
+_MAX_DEPTH: Final = 8
 
 MAX_TEXT: Final = 256
 """Characters kept of each caller-supplied string in an audit event."""
@@ -57,17 +99,13 @@ def _bounded_scopes(scopes: frozenset[str]) -> list[str]:
 
 def audit_event(decision: Decision, *, now: float, transport: str | None = None) -> dict[str, Any]:
     """The JSON-ready event for ``decision`` at wall-clock time ``now`` (seconds since the epoch)."""
-    caller = decision.caller
     return {
+        "event": "decision",
         "time": datetime.fromtimestamp(now, UTC).isoformat(),
         "method": bounded(decision.method),
         "name": bounded(decision.name),
         "outcome": decision.outcome,
-        "caller": {
-            "sub": bounded(caller.subject) if caller else None,
-            "client_id": bounded(caller.client_id) if caller else None,
-            "iss": bounded(caller.issuer) if caller else None,
-        },
+        "caller": _caller_of(decision),
         "granted": _bounded_scopes(decision.granted.token_scopes),
         # Declared by the server (configuration, decorators, the schema), not by the caller.
         "required": decision.required.to_json(),
@@ -77,12 +115,29 @@ def audit_event(decision: Decision, *, now: float, transport: str | None = None)
     }
 
 
+def _caller_of(decision: Decision) -> dict[str, Any]:
+    caller = decision.caller
+    return {
+        "sub": bounded(caller.subject) if caller else None,
+        "client_id": bounded(caller.client_id) if caller else None,
+        "iss": bounded(caller.issuer) if caller else None,
+    }
+
+
+# The id of the latest decision event logged in this context, with the decision it was logged for: the
+# call's completion event names it. Compared by identity, so a decision taken elsewhere never borrows it.
+_decision_id: ContextVar[tuple[Decision, str] | None] = ContextVar("fastmcp_scopes_decision_id", default=None)
+
+
 def emit(decision: Decision, *, clock: Callable[[], float], transport: str | None = None) -> None:
     """Log ``decision`` on the audit logger (cheap when the logger is disabled)."""
     level = logging.INFO if decision.allowed else logging.WARNING
     if not _logger.isEnabledFor(level):
         return
     event = audit_event(decision, now=clock(), transport=transport)
+    # Request ids repeat across sessions (every client starts at 1): this one is unique.
+    event["id"] = os.urandom(8).hex()
+    _decision_id.set((decision, event["id"]))
     _logger.log(
         level,
         # %r: the name and the caller come from the request and the token; quoted, a newline in them
@@ -95,3 +150,206 @@ def emit(decision: Decision, *, clock: Callable[[], float], transport: str | Non
         event["caller"]["sub"] or event["caller"]["client_id"] or "anonymous",
         extra={"audit": event},
     )
+
+
+# -- completion events ---------------------------------------------------------------------------------
+
+
+def decision_id(decision: Decision) -> str | None:
+    """The ``id`` of the audit event logged for ``decision`` in this context (``None``: none was)."""
+    latest = _decision_id.get()
+    return latest[1] if latest is not None and latest[0] is decision else None
+
+
+@lru_cache(maxsize=16)
+def _patterns(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    # Settings validate each pattern at start-up; here they are only joined, once per configuration.
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
+def _json_size(value: object) -> int | None:
+    try:
+        return len(json.dumps(value, ensure_ascii=False, default=str).encode())
+    except (TypeError, ValueError, RecursionError):  # a cycle, or a value JSON cannot hold
+        return None
+
+
+def _type_of(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, list | tuple):
+        return "array"
+    return type(value).__name__
+
+
+def _redacted(value: object, keys: re.Pattern[str] | None, values: re.Pattern[str] | None, depth: int = 0) -> object:
+    """``value`` with every member under a matching key and every matching piece of text replaced, bounded."""
+    if isinstance(value, str):
+        return bounded(values.sub(REDACTED, value) if values is not None else value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth >= _MAX_DEPTH:
+        return f"...[{_type_of(value)}]"
+    if isinstance(value, Mapping):
+        items = list(value.items())
+        shown: dict[str, object] = {}
+        for key, member in items[:_MAX_ARGUMENTS]:
+            name = bounded(str(key))
+            secret = keys is not None and keys.search(str(key)) is not None
+            shown[name] = REDACTED if secret else _redacted(member, keys, values, depth + 1)
+        if len(items) > _MAX_ARGUMENTS:
+            shown["..."] = f"[{len(items)} members]"
+        return shown
+    if isinstance(value, list | tuple):
+        listed = [_redacted(v, keys, values, depth + 1) for v in value[:_MAX_ARGUMENTS]]
+        if len(value) > _MAX_ARGUMENTS:
+            listed.append(f"...[{len(value)} items]")
+        return listed
+    return f"...[{_type_of(value)}]"  # not JSON: only its type, never its repr
+
+
+def arguments_summary(
+    arguments: Mapping[str, Any],
+    *,
+    values: bool = False,
+    redact_keys: Iterable[str] = (),
+    redact_values: Iterable[str] = (),
+) -> dict[str, Any]:
+    """A call's arguments as an audit event shows them: by default each name with its JSON type and size in
+    bytes (``{"employee": {"type": "string", "size": 7}}``); with ``values``, each value too, after redaction:
+    a member whose key matches one of ``redact_keys`` (regular expressions, searched) is replaced by
+    :data:`REDACTED` whole, and every piece of text matching one of ``redact_values`` within a string.
+    Names and strings are bounded (:func:`bounded`), at most 64 arguments and 64 members of a collection
+    are listed, and nesting is cut after 8 levels."""
+    keys = _patterns(tuple(redact_keys)) if values else None
+    texts = _patterns(tuple(redact_values)) if values else None
+    items = list(arguments.items())
+    summary: dict[str, Any] = {}
+    for name, value in items[:_MAX_ARGUMENTS]:
+        shown: dict[str, Any] = {"type": _type_of(value), "size": _json_size(value)}
+        if values:
+            secret = keys is not None and keys.search(str(name)) is not None
+            shown["value"] = REDACTED if secret else _redacted(value, keys, texts)
+        summary[bounded(str(name))] = shown
+    if len(items) > _MAX_ARGUMENTS:
+        summary["..."] = {"type": "more", "size": len(items)}
+    return summary
+
+
+def result_facts(result: object) -> tuple[bool, int | None]:
+    """Whether a server's result is a tool error (``isError``), and its size in bytes as JSON (``None``: it
+    cannot be measured). Results come as dicts (MCPServer), pydantic models, or models wrapped in a root."""
+    root = getattr(result, "root", None)
+    if root is not None and hasattr(root, "model_dump_json"):
+        result = root
+    if isinstance(result, Mapping):
+        return result.get("isError") is True, _json_size(result)
+    is_error = getattr(result, "isError", None)
+    if is_error is None:
+        is_error = getattr(result, "is_error", None)
+    dump = getattr(result, "model_dump_json", None)
+    size: int | None = None
+    if callable(dump):
+        try:
+            size = len(dump(by_alias=True, exclude_none=True).encode())
+        except Exception:  # a model that cannot serialise itself: no size, the event still goes out
+            size = None
+    return is_error is True, size
+
+
+def completion_event(
+    decision: Decision,
+    *,
+    status: Status,
+    now: float,
+    duration: float,
+    arguments: Mapping[str, Any] | None = None,
+    result_bytes: int | None = None,
+    error: str | None = None,
+    decision_id: str | None = None,
+    trace_id: str | None = None,
+    session: str | None = None,
+) -> dict[str, Any]:
+    """The JSON-ready event for a permitted call that ended with ``status`` at wall-clock ``now`` after
+    ``duration`` seconds (measured on a monotonic clock). ``arguments``: see :func:`arguments_summary`;
+    ``error``: the exception's type name (never its message, which may repeat the caller's input)."""
+    return {
+        "event": "completion",
+        "time": datetime.fromtimestamp(now, UTC).isoformat(),
+        "method": bounded(decision.method),
+        "name": bounded(decision.name),
+        "status": status,
+        "error": error,
+        "duration_ms": round(duration * 1000, 3),
+        "result_bytes": result_bytes,
+        "arguments": arguments,
+        "caller": _caller_of(decision),
+        "request_id": bounded(decision.request_id),
+        "decision_id": decision_id,
+        "session": bounded(session),
+        "trace_id": trace_id,
+    }
+
+
+def completion_enabled() -> bool:
+    """Whether any completion event would be logged (the cheapest level, INFO, is enabled)."""
+    return _completion_logger.isEnabledFor(logging.INFO)
+
+
+def emit_completion(decision: Decision, *, status: Status, **facts: Any) -> None:
+    """Log the end of the call ``decision`` permitted (see :func:`completion_event` for ``facts``): at WARNING
+    when it raised, INFO otherwise."""
+    level = logging.WARNING if status == "exception" else logging.INFO
+    if not _completion_logger.isEnabledFor(level):
+        return
+    event = completion_event(decision, status=status, **facts)
+    _completion_logger.log(
+        level,
+        "%s %r %r by %r in %.3f ms",  # %r: see emit
+        status,
+        event["method"],
+        event["name"] or "",
+        event["caller"]["sub"] or event["caller"]["client_id"] or "anonymous",
+        event["duration_ms"],
+        extra={"audit": event},
+    )
+
+
+# -- JSON lines ----------------------------------------------------------------------------------------
+
+
+class JSONLinesFormatter(logging.Formatter):
+    """Formats an audit record as its event, one JSON object per line (records without one: their message,
+    as ``{"message": ...}``). Non-ASCII text is escaped, so every line is plain ASCII."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = getattr(record, "audit", None)
+        return json.dumps(event if isinstance(event, dict) else {"message": record.getMessage()}, default=str)
+
+
+def write_json_lines(target: str | Path | IO[str] | None = None, *, level: int = logging.INFO) -> logging.Handler:
+    """Write every audit event (decisions and completions) as JSON lines to ``target``, a file name (appended
+    to) or a text stream (standard error by default), and return the handler (to remove it later)::
+
+        fastmcp_scopes.audit.write_json_lines("audit.jsonl")
+
+    ``fastmcp-scopes audit audit.jsonl`` then summarises the file. Sets the audit logger's level to ``level``
+    when it is not already lower: INFO includes allowed calls, WARNING only denials and exceptions."""
+    handler: logging.Handler
+    if target is None or not isinstance(target, str | Path):
+        handler = logging.StreamHandler(target if target is not None else sys.stderr)
+    else:
+        handler = logging.FileHandler(target, encoding="utf-8")
+    handler.setFormatter(JSONLinesFormatter())
+    _logger.addHandler(handler)
+    if _logger.level == logging.NOTSET or _logger.level > level:
+        _logger.setLevel(level)
+    return handler

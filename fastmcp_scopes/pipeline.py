@@ -36,6 +36,7 @@ from fastmcp_scopes.operation import INVALID_PARAMS, NOT_FOUND_REPLIES, Operatio
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
 from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import Kind
+from fastmcp_scopes.telemetry import current_trace_id
 
 __all__ = [
     "HANDED_STATE",
@@ -178,6 +179,11 @@ def unless_concealed(
 class Pipeline:
     """Decides requests for one server: a :class:`ScopeGuard` and that server's :class:`Registry`."""
 
+    tool_errors: tuple[type[BaseException], ...] = ()
+    """Exceptions a server answers, above the adapter's hook, as a tool result marked ``isError`` (fastmcp's
+    ``ToolError``): a call ending with one is audited as a ``tool_error``, as where the server returns the result
+    itself. Set by the adapter."""
+
     def __init__(
         self,
         guard: ScopeGuard,
@@ -297,9 +303,55 @@ class Pipeline:
         reset = _serving.set((self, caller, refusal))
         try:
             with self.handing(decision, operation):
+                if decision.allowed and operation.action == "call" and self.guard.settings.audit:
+                    return await self._completed(decision, operation, proceed)
                 return await proceed()
         finally:
             _serving.reset(reset)
+
+    async def _completed(self, decision: Decision, operation: Operation, proceed: Callable[[], Awaitable[_T]]) -> _T:
+        """``proceed()``, followed by the call's completion event (:func:`~fastmcp_scopes.audit.emit_completion`)
+        however it ends: its result, a tool error, an exception (re-raised), or cancellation."""
+        if not audit.completion_enabled():
+            return await proceed()
+        status: audit.Status = "exception"
+        error: str | None = None
+        size: int | None = None
+        start = time.perf_counter()  # monotonic: a wall-clock step during the call does not change its duration
+        try:
+            result = await proceed()
+            is_error, size = audit.result_facts(result)
+            status = "tool_error" if is_error else "ok"
+            return result
+        except asyncio.CancelledError:
+            status = "cancelled"
+            raise
+        except self.tool_errors:
+            status = "tool_error"  # the server answers it as a result marked isError, as it does a returned one
+            raise
+        except BaseException as exc:
+            error = type(exc).__name__  # never its message: it may repeat the caller's input
+            raise
+        finally:
+            duration = time.perf_counter() - start
+            settings = self.guard.settings
+            arguments = audit.arguments_summary(
+                operation.arguments,
+                values=settings.audit_argument_values,
+                redact_keys=settings.audit_redact_keys,
+                redact_values=settings.audit_redact_values,
+            )
+            audit.emit_completion(
+                decision,
+                status=status,
+                now=self.clock(),
+                duration=duration,
+                arguments=arguments,
+                result_bytes=size,
+                error=error,
+                decision_id=audit.decision_id(decision),
+                trace_id=current_trace_id(),
+            )
 
     @contextmanager
     def handed_in(self, state: Mapping[str, Any] | None) -> Iterator[None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -47,6 +48,17 @@ Kind = Literal["tools", "prompts", "resources"]
 KINDS: tuple[Kind, ...] = ("tools", "prompts", "resources")
 
 _Scopes = Annotated[list[str], NoDecode]
+
+DEFAULT_REDACT_KEYS: tuple[str, ...] = (
+    r"(?i:pass(?:word|wd|phrase)?|secret|token|auth|api[-_]?key|cookie|credential|private[-_]?key|session)",
+)
+"""Argument names whose values an audit event never shows (``FASTMCP_SCOPES_AUDIT_REDACT_KEYS``)."""
+DEFAULT_REDACT_VALUES: tuple[str, ...] = (
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",  # e-mail addresses
+    r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*",  # JWTs (a JSON header, base64url)
+    r"(?i:bearer\s+[A-Za-z0-9._~+/=-]+)",  # credentials as sent in a header
+)
+"""Text an audit event never shows inside a string value (``FASTMCP_SCOPES_AUDIT_REDACT_VALUES``)."""
 
 
 def _split(value: Any) -> Any:
@@ -272,7 +284,14 @@ class ScopesSettings(BaseSettings):
     stdio_scopes: Annotated[list[str] | None, NoDecode] = None
     """Scopes granted to callers without a token (stdio, in-process). Unset: they are refused."""
     audit: bool = True
-    """Write one event per decision to the ``fastmcp_scopes.audit`` logger."""
+    """Write one event per decision to the ``fastmcp_scopes.audit`` logger, and one when a permitted call ends."""
+    audit_argument_values: bool = False
+    """Show a call's argument values in its completion event (after redaction); by default only their names,
+    types and sizes."""
+    audit_redact_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_REDACT_KEYS))
+    """Regular expressions (searched): an argument or member whose name matches one is shown as ``[redacted]``."""
+    audit_redact_values: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_REDACT_VALUES))
+    """Regular expressions: text matching one, anywhere in a string value, is shown as ``[redacted]``."""
 
     # -- GraphQL ------------------------------------------------------------------------------------
     graphql_schema: str | None = None
@@ -334,6 +353,32 @@ class ScopesSettings(BaseSettings):
                 _checked_url(url, identifier=True)
             except ValueError as err:
                 raise ValueError(f"{url!r}: {err}") from None
+        return value
+
+    @field_validator("audit_redact_keys", "audit_redact_values", mode="before")
+    @classmethod
+    def _patterns(cls, value: Any) -> Any:
+        # A pattern may hold commas and spaces: JSON for a list, any other text is one pattern.
+        if isinstance(value, str):
+            text = value.strip()
+            return _split(text) if text.startswith("[") else ([text] if text else [])
+        return value
+
+    @field_validator("audit_redact_keys", "audit_redact_values", mode="after")
+    @classmethod
+    def _compiled(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(
+                    f"{pattern!r} is not a regular expression ({err}); "
+                    'write flags scoped, as "(?i:secret)", and escape literal characters'
+                ) from None
+        try:  # they are searched joined as alternatives, where a global flag such as (?i) is an error
+            re.compile("|".join(f"(?:{p})" for p in value))
+        except re.error as err:
+            raise ValueError(f'the patterns cannot be joined ({err}); scope flags to each, as "(?i:secret)"') from None
         return value
 
     @field_validator("stdio_scopes", mode="before")

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 
-from fastmcp_scopes import Caller, Requirement, ScopeGuard, requires_scopes
-from fastmcp_scopes.audit import AUDIT_LOGGER, audit_event, emit
+from fastmcp_scopes import Caller, ConfigurationError, Requirement, ScopeGuard, requires_scopes
+from fastmcp_scopes.audit import (
+    AUDIT_LOGGER,
+    COMPLETION_LOGGER,
+    arguments_summary,
+    audit_event,
+    completion_event,
+    emit,
+    write_json_lines,
+)
 from fastmcp_scopes.testing import acting_as, scoped_client
 
 
@@ -55,6 +65,7 @@ def test_the_event_for_a_decision() -> None:
     )
 
     assert audit_event(decision, now=0.0, transport="stdio") == {
+        "event": "decision",
         "time": "1970-01-01T00:00:00+00:00",
         "method": "tools/call",
         "name": "pay",
@@ -167,3 +178,161 @@ def test_a_name_from_the_request_cannot_forge_a_log_line(caplog: pytest.LogCaptu
         emit(decision, clock=lambda: 0.0)
     [record] = caplog.records
     assert record.getMessage() == "allow 'tools/call' 'pay\\nallow tools/call pay' by 'eve\\nINFO allow'"
+
+
+# -- completion events (issue 15) ------------------------------------------------------------------------
+
+
+def completion_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == COMPLETION_LOGGER]
+
+
+def clinic_server(**options: object) -> tuple[MCPServer, anyio.Event]:
+    mcp = MCPServer("clinic")
+    started = anyio.Event()
+
+    @mcp.tool()
+    def book(patient: dict[str, str], api_key: str, note: str) -> str:
+        return f"booked {patient['name']}"
+
+    @mcp.tool()
+    def refuse(reason: str) -> str:
+        raise MCPError(code=-32602, message=reason)  # a JSON-RPC error: the server raises it to the caller
+
+    @mcp.tool()
+    async def slow() -> str:
+        started.set()
+        await anyio.sleep_forever()
+        return "never"
+
+    ScopeGuard(**options).install(mcp)
+    return mcp, started
+
+
+BOOKING = {
+    "patient": {"name": "Ann", "email": "ann@example.org"},
+    "api_key": "k-123",
+    "note": "call ann.lee@example.org, token eyJhbGciOi.eyJzdWIiOi.c2ln",
+}
+
+
+async def test_arguments_are_names_types_and_sizes_by_default(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    server, _ = clinic_server()
+
+    async with scoped_client(server, []) as client:
+        await client.call_tool("book", BOOKING)
+
+    [record] = completion_records(caplog)
+    event = record.audit  # type: ignore[attr-defined]
+    assert event["arguments"] == {
+        "patient": {"type": "object", "size": len(json.dumps(BOOKING["patient"]))},
+        "api_key": {"type": "string", "size": 7},
+        "note": {"type": "string", "size": len(json.dumps(BOOKING["note"]))},
+    }
+    assert "Ann" not in caplog.text and "k-123" not in caplog.text
+    assert record.levelno == logging.INFO
+    assert record.getMessage().startswith("ok 'tools/call' 'book' by 'test-user' in ")
+
+
+async def test_values_are_shown_only_on_request_and_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    server, _ = clinic_server(audit_argument_values=True)
+
+    async with scoped_client(server, []) as client:
+        await client.call_tool("book", BOOKING)
+
+    [record] = completion_records(caplog)
+    arguments = record.audit["arguments"]  # type: ignore[attr-defined]
+    assert arguments["patient"]["value"] == {"name": "Ann", "email": "[redacted]"}
+    assert arguments["api_key"]["value"] == "[redacted]"  # by its name
+    assert arguments["note"]["value"] == "call [redacted], token [redacted]"  # by its text
+
+
+async def test_redaction_rules_are_configurable(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    server, _ = clinic_server(audit_argument_values=True, audit_redact_keys=["^name$"], audit_redact_values=[])
+
+    async with scoped_client(server, []) as client:
+        await client.call_tool("book", BOOKING)
+
+    arguments = completion_records(caplog)[0].audit["arguments"]  # type: ignore[attr-defined]
+    assert arguments["patient"]["value"] == {"name": "[redacted]", "email": "ann@example.org"}
+    assert arguments["api_key"]["value"] == "k-123"
+
+
+def test_a_pattern_that_is_not_a_regular_expression_stops_start_up() -> None:
+    with pytest.raises(ConfigurationError, match=r"(?s)AUDIT_REDACT_KEYS.*not a regular expression"):
+        ScopeGuard(audit_redact_keys=["(unclosed"])
+    with pytest.raises(ConfigurationError, match=r"(?s)AUDIT_REDACT_VALUES.*\(\?i:secret\)"):
+        ScopeGuard(audit_redact_values=["a", "(?i)b"])  # a global flag cannot be joined with others
+
+
+async def test_an_exception_and_a_cancellation_end_a_call_too(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    server, started = clinic_server()
+
+    async with scoped_client(server, []) as client:
+        with pytest.raises(MCPError):
+            await client.call_tool("refuse", {"reason": "no beds"})
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(client.call_tool, "slow", {})
+            await started.wait()
+            tasks.cancel_scope.cancel()
+        with anyio.fail_after(10):
+            while len(completion_records(caplog)) < 2:
+                await anyio.sleep(0.01)
+
+    refused, cancelled = completion_records(caplog)
+    assert (refused.audit["status"], refused.audit["error"], refused.levelno) == (  # type: ignore[attr-defined]
+        "exception",
+        "MCPError",
+        logging.WARNING,
+    )
+    assert "no beds" not in json.dumps(refused.audit)  # type: ignore[attr-defined]  # it may repeat caller input
+    assert (cancelled.audit["status"], cancelled.audit["result_bytes"]) == ("cancelled", None)  # type: ignore[attr-defined]
+
+
+async def test_completion_events_switch_off_with_the_audit(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    server, _ = clinic_server(audit=False)
+
+    async with scoped_client(server, []) as client:
+        await client.call_tool("book", BOOKING)
+
+    assert [r for r in caplog.records if r.name.startswith(AUDIT_LOGGER)] == []
+
+
+def test_a_completion_event_bounds_caller_text() -> None:
+    decision = ScopeGuard().decide("tools/call", caller=None, name="n" * 100_000, request_id="r" * 100_000)
+    arguments = arguments_summary({"k" * 100_000: "v" * 100_000, **{f"a{i}": i for i in range(100)}}, values=True)
+
+    event = completion_event(decision, status="ok", now=0.0, duration=0.5, arguments=arguments, session="s" * 10**5)
+
+    assert len(json.dumps(event)) < 20_000
+    assert event["duration_ms"] == 500.0
+    assert event["arguments"]["..."] == {"type": "more", "size": 101}
+
+
+# -- logging as libraries do it --------------------------------------------------------------------------
+
+
+def test_the_package_prints_nothing_unless_the_application_configures_logging() -> None:
+    handlers = logging.getLogger("fastmcp_scopes").handlers
+    assert any(isinstance(h, logging.NullHandler) for h in handlers)
+
+
+async def test_one_line_writes_every_event_as_json_lines(tmp_path: Path) -> None:
+    server, _ = clinic_server()
+    handler = write_json_lines(tmp_path / "audit.jsonl")
+    try:
+        async with scoped_client(server, []) as client:
+            await client.call_tool("book", BOOKING)
+    finally:
+        logging.getLogger(AUDIT_LOGGER).removeHandler(handler)
+        handler.close()
+
+    lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    calls = [e for e in lines if e["method"] == "tools/call"]
+    assert [e["event"] for e in calls] == ["decision", "completion"]
+    assert calls[1]["decision_id"] == calls[0]["id"]
