@@ -8,10 +8,13 @@ server class is then not what its users write), otherwise the MCP SDK of the ins
 
 from __future__ import annotations
 
+import sys
+
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Protocol
 
 NAMES = ("sdk1", "sdk2", "fastmcp3", "fastmcp4")
@@ -299,6 +302,7 @@ def choose(name: str | None) -> Lineage:
         raise SystemExit(
             f"--server {name}: this environment lacks it (mcp {_version('mcp')}, fastmcp {_version('fastmcp')}; "
             f"lineages here: {have}). Run it in that lineage's environment, e.g. "
-            f"bash scripts/test --install {name} && .venvs/{name}/bin/python benchmarks/<script>.py --server {name}"
+            f"bash scripts/test --install {name} && .venvs/{name}/bin/python benchmarks/{Path(sys.argv[0]).name} "
+            f"--server {name}"
         )
     return lineage

@@ -2,16 +2,20 @@
 
 Run from the repository root::
 
-    python benchmarks/http.py [--quick] [--section all|http|jwt] [--python /path/to/python]
+    python benchmarks/http.py [--server sdk1|sdk2|fastmcp3|fastmcp4] [--quick] [--section all|http|jwt]
+                              [--python /path/to/python] [--json FILE]
 
 1. **HTTP.** ``tools/call`` and ``tools/list`` requests per second through uvicorn on 127.0.0.1 with
-   JWT bearer auth, guarded against the same server without the guard. Both are the same
-   ``MCPServer`` (three tools with declared scopes, JSON responses, stateless, so every request
-   stands alone) protected by the SDK's own auth (``AuthSettings`` + ``token_verifier=JWTVerifier``);
-   the guarded one has ``ScopeGuard(...).install(server)`` on top, with layered scopes and a
-   hierarchy. Installed, the guard authenticates in place of the SDK's bearer middleware (with the
-   same verifier), then parses the body and decides before dispatch, and filters listings after it:
-   the overhead measured is that whole exchange, and may come out negative. Each server runs in its
+   JWT bearer auth, guarded against the same server without the guard. Both are the same server of
+   the ``--server`` lineage (default: the one the environment was built for, as in ``decision.py``;
+   one the environment lacks is refused): three tools with declared scopes, JSON responses,
+   stateless, so every request stands alone, protected by the lineage's own auth: on the MCP SDK
+   (1.x ``FastMCP``, 2.x ``MCPServer``) ``AuthSettings`` + ``token_verifier=`` our ``JWTVerifier``,
+   on fastmcp 3 and 4 its ``JWTVerifier`` auth provider. The guarded one has
+   ``ScopeGuard(...).install(server)`` on top, with layered scopes and a hierarchy. Installed, the
+   guard authenticates in place of (or inside) the server's own bearer check, with the server's
+   verifier, then parses the body and decides before dispatch, and filters listings after it: the
+   overhead measured is that whole exchange, and may come out negative. Each server runs in its
    own process (so the client's work does not share an interpreter with the server's) and is driven
    with raw POSTs from one ``httpx2.AsyncClient`` with ``--workers`` concurrent requests,
    ``--requests`` per measurement. Many short rounds alternate the two servers (which one goes
@@ -31,9 +35,10 @@ Run from the repository root::
 process under ``--python`` or ``$FASTMCP_BENCH_PYTHON``, an interpreter from another environment
 holding both packages (``pip install fastmcp -e .`` there).
 
-Without one, section 2 measures ours alone and says so. Everything binds to 127.0.0.1, every loop
-is bounded, and the default run takes about a minute and a half (``--quick``: about 25 seconds).
-Timings only: nothing is asserted.
+Without one, section 2 measures ours alone and says so. Section 2 does not depend on ``--server``.
+Everything binds to 127.0.0.1, every loop is bounded, and the default run takes about a minute and a
+half (``--quick``: about 25 seconds). ``--json`` also writes section 1's figures to a file
+(``bash benchmarks/lineages`` reads it). Timings only: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ from typing import Any  # noqa: E402
 
 import httpx2  # noqa: E402
 
+from benchmarks._lineage import LINEAGES, NAMES, add_tool, choose  # noqa: E402
 from fastmcp_scopes.testing.authserver import DevAuthorizationServer  # noqa: E402
 from fastmcp_scopes.tokens import JWTVerifier  # noqa: E402
 
@@ -96,46 +102,33 @@ def _quiet() -> None:
 # -- section 1: the servers, each in its own process --------------------------------------------------
 
 
-def _build_app(base_url: str, guarded: bool, issuer: str, jwks_uri: str) -> Any:
+def _build_app(lineage: str, base_url: str, guarded: bool, issuer: str, jwks_uri: str) -> Any:
     """The ASGI app of one benchmark server (runs in the server's process)."""
-    from mcp.server.auth.settings import AuthSettings
-    from mcp.server.mcpserver import MCPServer
-    from pydantic import AnyHttpUrl
-
     from fastmcp_scopes import ScopeGuard, requires_scopes
 
-    url = f"{base_url}/mcp"
-    server: MCPServer[Any] = MCPServer(
-        "employees",
-        log_level="WARNING",
-        auth=AuthSettings(
-            issuer_url=AnyHttpUrl(issuer), resource_server_url=AnyHttpUrl(url), validate_token_resource=True
-        ),
-        token_verifier=JWTVerifier(issuer=issuer, jwks_uri=jwks_uri, audience=url),
-    )
-
-    @server.tool()
-    @requires_scopes("employees:read")
     def get_employees() -> list[dict[str, Any]]:
         return [{"id": 1, "name": "Ada", "mood": "curious"}]
 
-    @server.tool()
-    @requires_scopes("employees:write")
     def update_employee_mood(employee_id: int, mood: str) -> dict[str, Any]:
         return {"id": employee_id, "mood": mood}
 
-    @server.tool()
-    @requires_scopes(any_of=[["employees:delete"], ["employees:write", "employees:admin"]])
     def delete_employee(employee_id: int) -> str:
         return "deleted"
 
-    if guarded:
-        ScopeGuard(scopes_supported=BASELINE, **LAYERS).install(server)
+    def decorate(server: Any) -> None:
+        add_tool(server, requires_scopes("employees:read")(get_employees), "get_employees")
+        add_tool(server, requires_scopes("employees:write")(update_employee_mood), "update_employee_mood")
+        requirement = requires_scopes(any_of=[["employees:delete"], ["employees:write", "employees:admin"]])
+        add_tool(server, requirement(delete_employee), "delete_employee")
+        if guarded:
+            ScopeGuard(scopes_supported=BASELINE, **LAYERS).install(server)
+
+    app = LINEAGES[lineage].http_app(base_url, issuer, jwks_uri, decorate)
     _quiet()
-    return server.streamable_http_app(json_response=True, stateless_http=True)
+    return app
 
 
-def _serve(guarded: bool, issuer: str, jwks_uri: str, conn: Connection) -> None:
+def _serve(lineage: str, guarded: bool, issuer: str, jwks_uri: str, conn: Connection) -> None:
     """Server process: uvicorn on loopback; sends the base URL, stops when told (or when the parent goes).
 
     Not ``LoopbackServer``: it binds with ``proto=0``, and asyncio only disables Nagle's algorithm on
@@ -152,7 +145,7 @@ def _serve(guarded: bool, issuer: str, jwks_uri: str, conn: Connection) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = _build_app(base_url, guarded, issuer, jwks_uri)
+    app = _build_app(lineage, base_url, guarded, issuer, jwks_uri)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", ws="none")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -215,12 +208,16 @@ async def _drive(http: httpx2.AsyncClient, target: Target, operation: str, count
 
 
 async def _check(http: httpx2.AsyncClient, target: Target) -> None:
-    """Both servers must answer the same: every tool listed, the call succeeding."""
-    headers = {
-        "authorization": f"Bearer {target.tokens[0]}",
-        "accept": "application/json, text/event-stream",
-        "mcp-protocol-version": PROTOCOL_VERSION,
-    }
+    """Both servers must answer the same: a request without a token refused (each is protected by its
+    own auth, so the comparison is guard against no guard, not against no authentication), every tool
+    listed, the call succeeding."""
+    headers = {"accept": "application/json, text/event-stream", "mcp-protocol-version": PROTOCOL_VERSION}
+    anonymous = await http.post(
+        target.url, json={"jsonrpc": "2.0", "id": 1, **OPERATIONS["tools/list"]}, headers=headers
+    )
+    if anonymous.status_code != 401:
+        raise SystemExit(f"{target.name} answered {anonymous.status_code} without a token; check the benchmark set-up")
+    headers["authorization"] = f"Bearer {target.tokens[0]}"
     listed = await http.post(target.url, json={"jsonrpc": "2.0", "id": 1, **OPERATIONS["tools/list"]}, headers=headers)
     names = sorted(tool["name"] for tool in listed.json()["result"]["tools"])
     if names != ["delete_employee", "get_employees", "update_employee_mood"]:
@@ -230,8 +227,8 @@ async def _check(http: httpx2.AsyncClient, target: Target) -> None:
         raise SystemExit(f"{target.name} failed the call: {called.text[:300]}")
 
 
-async def http_section(args: argparse.Namespace, auth_server: DevAuthorizationServer) -> Target:
-    """Section 1; returns the guarded server's URL and the tokens sent to it (for section 2)."""
+async def http_section(args: argparse.Namespace, auth_server: DevAuthorizationServer) -> tuple[Target, dict[str, Any]]:
+    """Section 1; returns the guarded server's URL and the tokens sent to it (for section 2), and the figures."""
     context = multiprocessing.get_context("spawn")
     processes: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
     targets: list[Target] = []
@@ -240,7 +237,7 @@ async def http_section(args: argparse.Namespace, auth_server: DevAuthorizationSe
             parent_end, child_end = context.Pipe()
             process = context.Process(
                 target=_serve,
-                args=(name == "with guard", auth_server.issuer, auth_server.jwks_uri, child_end),
+                args=(args.server, name == "with guard", auth_server.issuer, auth_server.jwks_uri, child_end),
                 daemon=True,
             )
             process.start()
@@ -291,8 +288,10 @@ async def http_section(args: argparse.Namespace, auth_server: DevAuthorizationSe
                 child.terminate()
                 child.join(timeout=5)
 
+    figures: dict[str, Any] = {"server": args.server, "describe": LINEAGES[args.server].describe(), "operations": {}}
     print(
-        f"\n1. HTTP on 127.0.0.1: uvicorn, stateless JSON responses, JWT (RS256) auth; {args.workers} concurrent "
+        f"\n1. HTTP on 127.0.0.1, server {LINEAGES[args.server].describe()}: uvicorn, stateless JSON responses, "
+        f"JWT (RS256) auth; {args.workers} concurrent "
         f"requests, {args.requests} per measurement, {args.rounds} interleaved rounds; medians over rounds, "
         "and the middle half of the per-round overheads in brackets"
     )
@@ -308,7 +307,13 @@ async def http_section(args: argparse.Namespace, auth_server: DevAuthorizationSe
             f"    server CPU us/req  without guard {plain_cpu:>8,.0f}   with guard {guarded_cpu:>8,.0f}   "
             f"overhead {_spread(overheads['cpu', operation])}"
         )
-    return targets[1]
+        figures["operations"][operation] = {
+            "requests_per_s": {"plain": plain, "guarded": guarded},
+            "cpu_us": {"plain": plain_cpu, "guarded": guarded_cpu},
+            "overhead_wall": statistics.median(overheads["wall", operation]),
+            "overhead_cpu": statistics.median(overheads["cpu", operation]),
+        }
+    return targets[1], figures
 
 
 def _spread(overheads: Sequence[float]) -> str:
@@ -408,10 +413,14 @@ async def main(args: argparse.Namespace) -> None:
         + ", ".join(f"{name} {version(name)}" for name in ("mcp", "uvicorn", "httpx2", "PyJWT"))
         + f", {os.cpu_count()} CPUs"
     )
+    if args.server:
+        print(f"server {LINEAGES[args.server].describe()}")
     async with DevAuthorizationServer(SCOPES) as auth_server:
         if args.section in ("all", "http"):
-            guarded = await http_section(args, auth_server)
+            guarded, figures = await http_section(args, auth_server)
             audience, tokens = guarded.url, guarded.tokens
+            if args.json:
+                Path(args.json).write_text(json.dumps(figures, indent=1), encoding="utf-8")
         else:
             audience = "https://bench.example/mcp"
             tokens = [
@@ -428,7 +437,9 @@ async def main(args: argparse.Namespace) -> None:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--server", choices=NAMES, help="the lineage to measure (default: this environment's)")
     parser.add_argument("--quick", action="store_true", help="fewer rounds and requests (about 25 seconds)")
+    parser.add_argument("--json", metavar="FILE", help="also write section 1's figures to FILE as JSON")
     parser.add_argument("--section", choices=["all", "http", "jwt"], default="all")
     parser.add_argument("--rounds", type=int, help="interleaved HTTP rounds (default 10; quick 4)")
     parser.add_argument("--requests", type=int, help="requests per HTTP measurement (default 800; quick 250)")
@@ -446,6 +457,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name in ("rounds", "requests", "workers", "tokens", "jwt_rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.section != "jwt" and not args.tokens_from_stdin:
+        args.server = choose(args.server).name  # refuses a lineage this environment lacks, before any work
     return args
 
 
