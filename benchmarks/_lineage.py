@@ -9,7 +9,6 @@ server class is then not what its users write), otherwise the MCP SDK of the ins
 from __future__ import annotations
 
 import sys
-
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
