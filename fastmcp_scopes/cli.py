@@ -9,8 +9,12 @@ Subcommands:
 - ``server MODULE:ATTRIBUTE``: for each tool, prompt and resource of an MCP SDK ``MCPServer``, its own
   requirement and what a call needs with the layered scopes (settings from ``FASTMCP_SCOPES_*``).
 
-Exit status: 0 on success, 1 when the schema or an operation cannot yield a requirement (the error goes
-to stderr), 2 for usage errors.
+- ``audit FILE``: read a JSON-lines audit log (``-`` for standard input) and print denials and step-ups per
+  primitive and per caller, the scopes most often missing, and calls that failed after they were allowed;
+  ``--json`` for one object, ``--top N`` to list more or fewer rows.
+
+Exit status: 0 on success, 1 when the schema or an operation cannot yield a requirement, or an audit log
+cannot be read or holds no audit event (the error goes to stderr), 2 for usage errors.
 """
 
 from __future__ import annotations
@@ -77,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("target", metavar="MODULE:ATTRIBUTE", help="where the server is, e.g. app.server:mcp")
     server.add_argument("--json", action="store_true", help="print one JSON object keyed by kind and name")
     server.set_defaults(command=_server)
+
+    audit = subcommands.add_parser(
+        "audit",
+        help="summarise a JSON-lines audit log",
+        description="Denials and step-ups per primitive and per caller, the scopes most often missing, and "
+        "calls that failed after they were allowed, from a log written by fastmcp_scopes.audit.write_json_lines.",
+    )
+    audit.add_argument("file", metavar="FILE", help="the JSON-lines audit log, or - for standard input")
+    audit.add_argument("--json", action="store_true", help="print one JSON object")
+    audit.add_argument("--top", type=int, default=10, metavar="N", help="rows listed per table (default 10)")
+    audit.set_defaults(command=_audit)
     return parser
 
 
@@ -167,6 +182,64 @@ def _server(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             lines.append((key if number == 1 else "", str(number), " ".join(alternative) or "(no scope)", needs))
     out.write(_columns(header, lines))
     return 0
+
+
+def _audit(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from fastmcp_scopes.audit_report import summarise
+
+    if arguments.top < 1:
+        raise ConfigurationError(f"--top must be at least 1, got {arguments.top}")
+    try:
+        if arguments.file == "-":
+            summary = summarise(sys.stdin)
+        else:
+            with open(arguments.file, encoding="utf-8", errors="replace") as lines:
+                summary = summarise(lines)
+    except OSError as error:
+        raise ConfigurationError(f"cannot read the audit log {arguments.file!r}: {error.strerror}") from None
+    if summary.decisions + summary.completions == 0:
+        # An empty summary would read as "nothing was refused": say instead that this is not an audit log.
+        raise ConfigurationError(
+            f"no audit event in {arguments.file!r} ({summary.lines} lines); "
+            "write one with fastmcp_scopes.audit.write_json_lines(FILE)"
+        )
+    if arguments.json:
+        json.dump(summary.to_json(arguments.top), out, indent=2)
+        out.write("\n")
+        return 0
+    report = summary.to_json(arguments.top)
+    out.write(
+        f"{summary.decisions} decisions, {summary.completions} completions"
+        + (f", {summary.skipped} lines skipped (not audit events)" if summary.skipped else "")
+        + "\n\n"
+    )
+    for title, key in (("PRIMITIVE", "primitives"), ("CALLER", "callers")):
+        rows = [
+            (_printable(name), str(t["denied"]), str(t["step_ups"]), _counts(t["denials_by_outcome"]))
+            for name, t in report[key].items()
+            if t["denied"]
+        ]
+        out.write(_columns((title, "DENIED", "STEP-UPS", "OUTCOMES"), rows or [("(none)", "0", "0", "")]) + "\n")
+    missing = [(_printable(scope), str(count), "", "") for scope, count in report["missing_scopes"].items()]
+    out.write(_columns(("MISSING SCOPE", "TIMES", "", ""), missing or [("(none)", "0", "", "")]) + "\n")
+    failed = [
+        (_printable(name), str(t["allowed"]), str(t["failed_after_allow"]), _counts(t["errors"]))
+        for name, t in report["primitives"].items()
+        if t["failed_after_allow"]
+    ]
+    out.write(
+        _columns(("ERRORS AFTER ALLOW", "ALLOWED", "FAILED", "STATUS OR ERROR"), failed or [("(none)", "", "0", "")])
+    )
+    return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{_printable(name)} {count}" for name, count in counts.items())
+
+
+def _printable(text: str) -> str:
+    # Names in a log come from callers: escape control characters so that none can rewrite the terminal.
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _table(results: dict[str, tuple[Path, Any]]) -> str:
