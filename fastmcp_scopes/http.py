@@ -37,6 +37,7 @@ from fastmcp_scopes._compat import AccessToken, AuthenticatedUser, TokenVerifier
 from fastmcp_scopes._json import loads_unique_names
 from fastmcp_scopes.answer import Answer
 from fastmcp_scopes.challenge import BearerChallenge
+from fastmcp_scopes.claims import ClaimScopes
 from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
 from fastmcp_scopes.operation import PARSE_ERROR, InvalidOperationError, Operation
 from fastmcp_scopes.pipeline import HANDED_STATE, Pipeline
@@ -51,11 +52,17 @@ logger = logging.getLogger("fastmcp_scopes")
 _TRANSPORT = "streamable-http"
 
 
-def caller_from_token(token: AccessToken) -> Caller:
-    """The audit identity and scopes of an SDK ``AccessToken``."""
-    issuer = (token.claims or {}).get("iss")
+def caller_from_token(token: AccessToken, claim_scopes: ClaimScopes | None = None) -> Caller:
+    """The audit identity and granted scopes of an SDK ``AccessToken``: its scopes, and those
+    ``claim_scopes`` (``FASTMCP_SCOPES_CLAIM_SCOPES``, compiled) maps its claims to.
+
+    Works for any ``AccessToken`` that carries its verified claims (``AccessToken.claims``; the SDK's own
+    verifiers, ours, fastmcp's): a token without them is granted its scopes only."""
+    claims = getattr(token, "claims", None)
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    mapped = claim_scopes.scopes(claims) if claim_scopes else frozenset()
     return Caller(
-        scopes=frozenset(token.scopes),
+        scopes=frozenset(token.scopes) | mapped,
         subject=token.subject,
         client_id=token.client_id,
         issuer=str(issuer) if issuer is not None else None,
@@ -150,6 +157,7 @@ class ScopeChallengeMiddleware:
         as the server's own ``validate_token_resource`` requires."""
         settings = pipeline.guard.settings
         self.max_body_bytes = max_body_bytes if max_body_bytes is not None else settings.max_body_bytes
+        self.claim_scopes = ClaimScopes(settings.claim_scopes)
         self.clock = clock
         self._metadata = json.dumps(resource.document()).encode()
 
@@ -176,7 +184,7 @@ class ScopeChallengeMiddleware:
         except _Refused as refused:
             await _answer(send, refused.answer)
             return
-        caller = caller_from_token(token)
+        caller = caller_from_token(token, self.claim_scopes)
         decision = await self.pipeline.decide(operation, caller, transport=_TRANSPORT)
         if not decision.allowed and decision.outcome != "not_found":  # the server answers "not found" itself
             await _answer(send, Answer.of(decision, resource_metadata=self.resource.metadata_url))

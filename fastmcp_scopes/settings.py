@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from fastmcp_scopes.challenge import validate_scope_token
+from fastmcp_scopes.claims import ClaimScopes
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
 
@@ -246,6 +247,10 @@ class ScopesSettings(BaseSettings):
     require_identity_claims: bool = True
     """Refuse tokens without ``sub`` or a client id (``client_id``, ``azp``, ``cid``), both required by
     RFC 9068 §2.2. Relaxed, such tokens share one principal: one caller can end another's session."""
+    claim_scopes: Annotated[dict[str, dict[str, list[str]]], NoDecode] = Field(default_factory=dict)
+    """Claims to scopes, for roles and permissions in other claims: ``{"realm_access.roles": {"research-agent":
+    ["docs:read"]}}`` (a dotted claim path, ``\\.`` for a literal dot; each value's scopes). Granted = the token's
+    scopes plus the mapped ones, then the hierarchy. A claim of another shape grants nothing from its path."""
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     """Largest JSON-RPC body inspected before dispatch; larger bodies are refused (413)."""
 
@@ -449,6 +454,15 @@ class ScopesSettings(BaseSettings):
             file_secret_settings,
             _UnknownPrefixedNames(settings_cls, dotenv_settings, env_settings),
         )
+
+    @field_validator("claim_scopes", mode="before")
+    @classmethod
+    def _claim_scopes(cls, value: Any) -> Any:
+        value = _json_object(value if value is not None else {})
+        ClaimScopes(value)  # every path, value and scope checked; raises ValueError naming the bad one
+        return {
+            path: {v: [s] if isinstance(s, str) else s for v, s in values.items()} for path, values in value.items()
+        }
 
     @field_validator("hierarchy", mode="before")
     @classmethod
