@@ -29,14 +29,13 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import Any, Protocol, TypeVar
 
-from fastmcp_scopes import audit
+from fastmcp_scopes import audit, telemetry
 from fastmcp_scopes.decorators import ScopeDeclaration
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.operation import INVALID_PARAMS, NOT_FOUND_REPLIES, Operation
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
 from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import Kind
-from fastmcp_scopes.telemetry import current_trace_id
 
 __all__ = [
     "HANDED_STATE",
@@ -270,7 +269,9 @@ class Pipeline:
                 and decided.arguments == operation.arguments
             ):
                 return decision
+        start = time.perf_counter()
         decision = await self._decide(operation, caller, on_behalf)
+        telemetry.record(decision, operation, time.perf_counter() - start)
         if self.guard.settings.audit:
             audit.emit(decision, clock=self.clock, transport=transport)
         return decision
@@ -290,6 +291,7 @@ class Pipeline:
         :data:`~fastmcp_scopes.operation.NOT_FOUND_REPLIES` result where the hook answers it itself; without
         it, the server produces that answer, with the user's handler concealed."""
         decision = await self.decide(operation, caller)
+        telemetry.annotate(decision)  # the span around the server's own handling (a decision handed on included)
         if operation.is_notification:
             return await proceed() if decision.allowed else None
         if decision.outcome == "not_found":
@@ -350,7 +352,7 @@ class Pipeline:
                 result_bytes=size,
                 error=error,
                 decision_id=audit.decision_id(decision),
-                trace_id=current_trace_id(),
+                trace_id=telemetry.current_trace_id(),
             )
 
     @contextmanager
