@@ -8,9 +8,11 @@ verifies an HMAC.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
+import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -19,10 +21,11 @@ import anyio
 import httpx2
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from fastmcp_scopes.errors import ConfigurationError
 
-__all__ = ["SUPPORTED_ALGORITHMS", "JWKSCache", "PublicKey", "fits"]
+__all__ = ["SUPPORTED_ALGORITHMS", "JWKSCache", "PublicKey", "fingerprint", "fits"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +58,18 @@ def fits(alg: str, key: object) -> bool:
     return check is not None and check(key)
 
 
+def fingerprint(key: PublicKey) -> bytes:
+    """The key's public material (DER SubjectPublicKeyInfo): equal for two parses of the same JWK, as the key
+    objects are not."""
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
 class JWKSCache:
     """Signing keys of one issuer: a JWKS document fetched asynchronously, or a static one.
 
-    - Timed with a monotonic clock: keys older than ``ttl`` seconds are refetched on next use.
+    - Timed with a monotonic clock: keys older than ``ttl`` seconds (less up to 20% jitter, drawn at each fetch,
+      so that many workers do not refresh together) are refetched in the background while the held ones keep
+      answering; :meth:`start` fetches them at start-up, else the first request waits for them.
     - An unknown ``kid`` triggers a refetch, but at most one fetch per ``min_refresh_interval``
       seconds, whatever the tokens say: a stream of forged ``kid`` values costs no outbound requests
       beyond that rate. Concurrent callers share one fetch.
@@ -93,14 +104,17 @@ class JWKSCache:
         self._client = http_client
         self._monotonic = monotonic
         self._keys: dict[str | None, list[tuple[PublicKey, str | None]]] = {}
+        self._held: frozenset[tuple[str | None, bytes]] = frozenset()
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
         self._generation = 0
         self._lock = anyio.Lock()
+        self._refresh_after = ttl
+        self._background: asyncio.Task[None] | None = None
         self.fetch_count = 0
         """Outbound JWKS requests made so far (successful or not)."""
         if jwks is not None:
-            self._keys = self._parse(jwks)
+            self._set_keys(self._parse(jwks))
             if not self._keys:
                 raise ConfigurationError("the static jwks holds no usable asymmetric signing key")
 
@@ -118,13 +132,46 @@ class JWKSCache:
         """
         if self.jwks_uri is not None:
             now = self._monotonic()
-            if self._fetched_at is None or now - self._fetched_at >= self.ttl:
+            if self._fetched_at is None:
                 await self._refresh(self._generation)
+            elif now - self._fetched_at >= self._refresh_after:
+                # Stale: answer with the keys held while a refresh runs in the background (a request must not
+                # wait on the issuer for keys that most likely did not change).
+                self._refresh_in_background()
             found = self._lookup(kid)
             if found:
                 return found
             await self._refresh(self._generation)
         return self._lookup(kid)
+
+    def holds(self, kid: str | None, fingerprint: bytes) -> bool:
+        """Whether the key of this :func:`fingerprint` is still published under ``kid`` (the same key material,
+        however often the set was refetched). A cached verification whose key left the set is not trusted."""
+        return (kid, fingerprint) in self._held
+
+    def _set_keys(self, keys: dict[str | None, list[tuple[PublicKey, str | None]]]) -> None:
+        self._keys = keys
+        self._held = frozenset((kid, fingerprint(key)) for kid, entries in keys.items() for key, _ in entries)
+
+    async def start(self) -> None:
+        """Fetch the keys now (at start-up), so that the first request does not wait for them. A failure is
+        logged and the next request tries again (rate-limited)."""
+        if self.jwks_uri is not None and self._fetched_at is None:
+            await self._refresh(self._generation)
+
+    async def settle(self) -> None:
+        """Wait until a background refresh in flight, if any, has finished (for tests and orderly shutdown)."""
+        if self._background is not None:
+            await asyncio.shield(self._background)
+
+    def _refresh_in_background(self) -> None:
+        if self._background is not None and not self._background.done():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - not under asyncio (trio): the next miss refreshes
+            return
+        self._background = loop.create_task(self._refresh(self._generation), name="fastmcp-scopes JWKS refresh")
 
     def _lookup(self, kid: str | None) -> list[tuple[PublicKey, str | None]]:
         if kid is None and None not in self._keys and len(self._keys) == 1:
@@ -151,8 +198,10 @@ class JWKSCache:
             if not keys:
                 logger.warning("JWKS at %s holds no usable signing key; keeping the cached ones", self.jwks_uri)
                 return
-            self._keys = keys
+            self._set_keys(keys)
             self._fetched_at = self._monotonic()
+            # Jitter: workers started together (or served by one fetch) refresh apart, not all at once.
+            self._refresh_after = self.ttl * random.uniform(0.8, 1.0)
 
     async def _fetch(self) -> Mapping[str, Any]:
         if self.jwks_uri is None:  # pragma: no cover - guarded by the caller

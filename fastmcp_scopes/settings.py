@@ -247,6 +247,9 @@ class ScopesSettings(BaseSettings):
     require_identity_claims: bool = True
     """Refuse tokens without ``sub`` or a client id (``client_id``, ``azp``, ``cid``), both required by
     RFC 9068 §2.2. Relaxed, such tokens share one principal: one caller can end another's session."""
+    token_cache_size: int = Field(default=2048, ge=0, le=1_000_000)
+    """Verified JWTs remembered (by a digest of the token), so that a repeated token is not verified again;
+    an entry goes at its ``exp``, when its key leaves the JWKS, and after the JWKS cache time. ``0``: none."""
     claim_scopes: Annotated[dict[str, dict[str, list[str]]], NoDecode] = Field(default_factory=dict)
     """Claims to scopes, for roles and permissions in other claims: ``{"realm_access.roles": {"research-agent":
     ["docs:read"]}}`` (a dotted claim path, ``\\.`` for a literal dot; each value's scopes). Granted = the token's

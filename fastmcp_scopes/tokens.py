@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import logging
 import math
 import re
@@ -26,7 +27,7 @@ from fastmcp_scopes._compat import AccessToken
 from fastmcp_scopes._json import loads_unique_names
 from fastmcp_scopes.challenge import validate_scope_token
 from fastmcp_scopes.errors import ConfigurationError, InvalidScopeError, InvalidTokenError
-from fastmcp_scopes.jwks import SUPPORTED_ALGORITHMS, JWKSCache, PublicKey, fits
+from fastmcp_scopes.jwks import SUPPORTED_ALGORITHMS, JWKSCache, PublicKey, fingerprint, fits
 from fastmcp_scopes.settings import ScopesSettings, missing_http_settings, missing_http_settings_error
 
 __all__ = [
@@ -72,6 +73,11 @@ DESCRIPTIONS: Final[frozenset[str]] = frozenset(
     }
 )
 """Every ``description`` :meth:`JWTVerifier.verify` can raise with."""
+
+
+_Entry = tuple["VerifiedAccessToken", float | None, float | None, str | None, bytes, float]
+"""A cached verification: the token, its ``exp``, the later of ``nbf``/``iat``, the ``kid`` and fingerprint of the
+key that verified it, and when it was stored (monotonic)."""
 
 
 class BearerToken:
@@ -166,6 +172,12 @@ class JWTVerifier:
        present: a space-delimited string or an array of strings, every entry an RFC 6749 §3.3
        scope-token.
 
+    A token that passed is remembered (up to ``token_cache_size``, keyed by a BLAKE2b digest of the token), so an
+    agent sending it again costs a dictionary look-up: the entry is used only while ``exp`` and ``nbf``/``iat``
+    still hold on the clock of that moment, the key that verified it is still published under its ``kid``, and it
+    is younger than the JWKS ``ttl``; otherwise the token is verified afresh and fails with the precise reason.
+    Refused tokens are never remembered.
+
     .. warning::
 
        Trust nothing in the token to choose how the token is checked (RFC 8725 §2.1, §3.1): the
@@ -197,6 +209,7 @@ class JWTVerifier:
         subject_claim: str = "sub",
         required_claims: Sequence[str] = ("exp", "iss", "aud"),
         max_token_bytes: int = 16 * 1024,
+        token_cache_size: int = 2048,
         jwks_cache_ttl: float = 300.0,
         jwks_refresh_interval: float = 30.0,
         jwks_timeout: float = 5.0,
@@ -222,6 +235,10 @@ class JWTVerifier:
             raise ConfigurationError(f"leeway must be between 0 and 300 seconds, got {leeway!r}")
         if max_token_bytes <= 0:
             raise ConfigurationError("max_token_bytes must be positive")
+        if not isinstance(token_cache_size, int) or token_cache_size < 0:
+            raise ConfigurationError(
+                f"token_cache_size must be an integer >= 0 (0: no cache), got {token_cache_size!r}"
+            )
         if not scope_claims or not client_id_claims:
             raise ConfigurationError("scope_claims and client_id_claims must name at least one claim")
         self.issuer = issuer
@@ -245,12 +262,15 @@ class JWTVerifier:
             monotonic=monotonic,
         )
         self._clock = clock
+        self._monotonic = monotonic
+        self.token_cache_size = token_cache_size
+        self._cache: dict[bytes, _Entry] = {}
         self._algorithm_impls = {alg: jwt.get_algorithm_by_name(alg) for alg in algs}
 
     @classmethod
     def from_settings(cls, settings: ScopesSettings, *, resource_url: str, server_hint: str) -> JWTVerifier:
         """The verifier ``FASTMCP_SCOPES_ISSUER``, ``JWKS_URI``, ``AUDIENCE`` (default: ``resource_url``),
-        ``ALGORITHMS``, ``LEEWAY``, ``REQUIRE_TYP`` and ``REQUIRE_IDENTITY_CLAIMS`` describe.
+        ``ALGORITHMS``, ``LEEWAY``, ``REQUIRE_TYP``, ``REQUIRE_IDENTITY_CLAIMS`` and ``TOKEN_CACHE_SIZE`` describe.
 
         Raises:
             ConfigurationError: naming every unset variable it needs at once (issuer and JWKS URI), what
@@ -269,7 +289,12 @@ class JWTVerifier:
             leeway=settings.leeway,
             require_typ=settings.require_typ,
             require_identity_claims=settings.require_identity_claims,
+            token_cache_size=settings.token_cache_size,
         )
+
+    async def start(self) -> None:
+        """Fetch the signing keys now, at start-up, so that the first request does not wait for them."""
+        await self.keys.start()
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """``TokenVerifier`` protocol: the verified token, or ``None`` for any invalid one."""
@@ -293,6 +318,14 @@ class JWTVerifier:
         # Cap before parsing anything: a huge token must cost us nothing but a length check.
         if len(raw) > self.max_token_bytes or not raw.isascii():
             raise InvalidTokenError(MALFORMED, detail=f"token is not ASCII or longer than {self.max_token_bytes} bytes")
+        digest = None
+        if self.token_cache_size:
+            # Keyed by a digest, not the token: the cache's keys give nothing away, and every spelling of a
+            # token is a different key (base64url is checked canonical below, so no two spellings verify).
+            digest = hashlib.blake2b(raw.encode(), digest_size=32).digest()
+            cached = self._recall(digest)
+            if cached is not None:
+                return cached
         if not _JWS_COMPACT.fullmatch(raw):
             raise InvalidTokenError(MALFORMED, detail="not a compact JWS (three base64url segments)")
         header_segment, payload_segment, signature_segment = raw.split(".")
@@ -329,12 +362,53 @@ class JWTVerifier:
         # PyJWT's algorithm objects do the cryptography; the algorithm is the one the allow-list
         # admitted and the key type matched, never chosen by the key or widened by the token.
         signing_input = raw[: len(header_segment) + 1 + len(payload_segment)].encode()
-        if not any(self._signature_ok(alg, signing_input, key, signature) for key in candidates):
+        signer = next((key for key in candidates if self._signature_ok(alg, signing_input, key, signature)), None)
+        if signer is None:
             raise InvalidTokenError(
                 UNVERIFIABLE, detail=f"signature does not verify with the key(s) for kid {_safe(kid)}"
             )
         self._check_claims(payload)
-        return self._access_token(raw, payload)
+        verified = self._access_token(raw, payload)
+        if digest is not None:
+            self._remember(digest, verified, payload, kid, signer)
+        return verified
+
+    def _recall(self, digest: bytes) -> VerifiedAccessToken | None:
+        """The cached verification of this token, if every check it passed still holds now: not expired, valid
+        already (a clock stepped back), its key still published, younger than the JWKS ``ttl``. Otherwise the
+        entry goes and the token is verified again, so that it fails with the precise reason."""
+        entry = self._cache.get(digest)
+        if entry is None:
+            return None
+        token, exp, not_before, kid, key_print, stored_at = entry
+        now = self._clock()
+        if (
+            (exp is None or exp > now - self.leeway)
+            and (not_before is None or not_before <= now + self.leeway)
+            and self.keys.holds(kid, key_print)
+            and self._monotonic() - stored_at < self.keys.ttl
+        ):
+            return token
+        self._cache.pop(digest, None)
+        return None
+
+    def _remember(
+        self, digest: bytes, token: VerifiedAccessToken, payload: Mapping[str, Any], kid: str | None, key: PublicKey
+    ) -> None:
+        if len(self._cache) >= self.token_cache_size:
+            # Oldest first: dicts keep insertion order. An agent's token is used in bursts, and one evicted
+            # early is only verified again.
+            del self._cache[next(iter(self._cache))]
+        not_before = max((payload[n] for n in ("nbf", "iat") if _number(payload.get(n))), default=None)
+        exp = payload.get("exp")
+        self._cache[digest] = (
+            token,
+            exp if _number(exp) else None,
+            not_before,
+            kid,
+            fingerprint(key),
+            self._monotonic(),
+        )
 
     def _signature_ok(self, alg: str, signing_input: bytes, key: PublicKey, signature: bytes) -> bool:
         try:

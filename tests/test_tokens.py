@@ -328,19 +328,23 @@ async def test_concurrent_unknown_kid_shares_one_fetch(server: DevAuthorizationS
 
 
 async def test_fetch_failure_keeps_the_cache(server: DevAuthorizationServer, clock: FakeClock) -> None:
-    verifier = verifier_for(server, clock, jwks_cache_ttl=60, jwks_refresh_interval=30)
+    # No token cache: each verification asks the key cache.
+    verifier = verifier_for(server, clock, jwks_cache_ttl=60, jwks_refresh_interval=30, token_cache_size=0)
     raw = server.issue_token(["read"])
     await verifier.verify(raw)
     server.jwks_status = 503
-    clock.now += 61  # the cached keys are stale: a refetch is attempted and fails
+    clock.now += 61  # the cached keys are stale: a refetch is attempted (in the background) and fails
     assert (await verifier.verify(raw)).scopes == ["read"]
+    await verifier.keys.settle()
     assert server.jwks_requests == 2
     # The failure counts against the rate limit: no retry on every request.
     assert (await verifier.verify(raw)).scopes == ["read"]
+    await verifier.keys.settle()
     assert server.jwks_requests == 2
     server.jwks_status = 200
     clock.now += 31
     assert (await verifier.verify(raw)).scopes == ["read"]
+    await verifier.keys.settle()
     assert server.jwks_requests == 3
 
 
@@ -506,3 +510,145 @@ def test_descriptions_are_header_safe() -> None:
 
     for description in DESCRIPTIONS:
         BearerChallenge(error="invalid_token", error_description=description).render()
+
+
+# -- verified-token cache -----------------------------------------------------------------------------
+
+
+class Counting:
+    """Counts the signature checks a verifier makes, so a test sees whether a token was verified again."""
+
+    def __init__(self, verifier: JWTVerifier) -> None:
+        self.checks = 0
+        check = verifier._signature_ok
+
+        def counted(*args: Any) -> bool:
+            self.checks += 1
+            return check(*args)
+
+        verifier._signature_ok = counted  # type: ignore[method-assign]
+
+
+class WallClock:
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_repeated_token_is_verified_once(server: DevAuthorizationServer) -> None:
+    verifier = verifier_for(server)
+    counting = Counting(verifier)
+    raw = server.issue_token(["read"])
+    first = await verifier.verify(raw)
+    for _ in range(3):
+        assert await verifier.verify(raw) == first
+    assert counting.checks == 1
+    await verifier.verify(server.issue_token(["read"]))
+    assert counting.checks == 2
+
+
+async def test_a_cached_token_past_its_exp_is_refused_as_expired(server: DevAuthorizationServer) -> None:
+    wall = WallClock()
+    verifier = verifier_for(server, leeway=0, clock=wall)
+    raw = server.issue_token(["read"], lifetime=60)
+    await verifier.verify(raw)
+    wall.now += 61
+    with pytest.raises(InvalidTokenError) as caught:
+        await verifier.verify(raw)
+    assert caught.value.description == EXPIRED
+
+
+async def test_a_cached_token_before_its_nbf_is_refused(server: DevAuthorizationServer) -> None:
+    """The wall clock stepped back (NTP): a token verified a moment ago is not valid yet, cache or not."""
+    wall = WallClock()
+    verifier = verifier_for(server, leeway=0, clock=wall)
+    raw = server.issue_token(["read"], nbf=int(wall.now))
+    await verifier.verify(raw)
+    wall.now -= 3600
+    with pytest.raises(InvalidTokenError) as caught:
+        await verifier.verify(raw)
+    assert caught.value.description == NOT_YET_VALID
+
+
+async def test_a_cached_token_whose_key_left_the_jwks_is_refused(
+    server: DevAuthorizationServer, clock: FakeClock
+) -> None:
+    verifier = verifier_for(server, clock, jwks_refresh_interval=30)
+    old = server.issue_token(["read"])
+    await verifier.verify(old)
+    server.rotate_key(keep_old=False)  # the issuer withdraws the key, e.g. after a leak
+    clock.now += 31
+    await verifier.verify(server.issue_token(["read"]))  # an unknown kid: the set is fetched again
+    assert server.jwks_requests == 2
+    with pytest.raises(InvalidTokenError) as caught:
+        await verifier.verify(old)
+    assert caught.value.description == UNVERIFIABLE
+
+
+async def test_cached_verifications_are_redone_after_the_jwks_ttl(
+    server: DevAuthorizationServer, clock: FakeClock
+) -> None:
+    verifier = verifier_for(server, clock, jwks_cache_ttl=60)
+    counting = Counting(verifier)
+    raw = server.issue_token(["read"])
+    await verifier.verify(raw)
+    clock.now += 61
+    await verifier.verify(raw)
+    assert counting.checks == 2
+
+
+async def test_the_cache_is_bounded(server: DevAuthorizationServer) -> None:
+    verifier = verifier_for(server, token_cache_size=2)
+    counting = Counting(verifier)
+    tokens = [server.issue_token(["read"]) for _ in range(3)]
+    for raw in tokens:
+        await verifier.verify(raw)
+    await verifier.verify(tokens[2])
+    assert counting.checks == 3
+    await verifier.verify(tokens[0])  # the oldest went when the third came
+    assert counting.checks == 4
+
+
+async def test_a_refused_token_is_never_cached(server: DevAuthorizationServer) -> None:
+    verifier = verifier_for(server)
+    forged = server.issue_token(["read"], key=SigningKey.generate(kid=server.signing_key.kid))
+    for _ in range(2):
+        with pytest.raises(InvalidTokenError):
+            await verifier.verify(forged)
+    good = server.issue_token(["read"], lifetime=-120)
+    for _ in range(2):
+        with pytest.raises(InvalidTokenError) as caught:
+            await verifier.verify(good)
+        assert caught.value.description == EXPIRED
+
+
+async def test_no_cache_when_its_size_is_zero(server: DevAuthorizationServer) -> None:
+    verifier = verifier_for(server, token_cache_size=0)
+    counting = Counting(verifier)
+    raw = server.issue_token(["read"])
+    await verifier.verify(raw)
+    await verifier.verify(raw)
+    assert counting.checks == 2
+
+
+async def test_keys_fetched_at_start_up(server: DevAuthorizationServer) -> None:
+    verifier = verifier_for(server)
+    await verifier.start()
+    assert server.jwks_requests == 1
+    await verifier.verify(server.issue_token(["read"]))
+    assert server.jwks_requests == 1
+
+
+async def test_stale_keys_answer_while_the_refresh_runs(server: DevAuthorizationServer, clock: FakeClock) -> None:
+    verifier = verifier_for(server, clock, jwks_cache_ttl=60, token_cache_size=0)
+    raw = server.issue_token(["read"])
+    await verifier.verify(raw)
+    clock.now += 61
+    server.jwks_status = 503  # the issuer is down: the request is still answered from the held keys
+    assert (await verifier.verify(raw)).scopes == ["read"]
+    await verifier.keys.settle()
+    assert server.jwks_requests == 2
