@@ -28,8 +28,10 @@ Run from the repository root::
 2. **JWT.** Verifications per second, ``fastmcp_scopes.tokens.JWTVerifier.verify_token`` against
    ``fastmcp.server.auth.providers.jwt.JWTVerifier.verify_token``, on the same RS256 tokens (those
    sent to the guarded server in section 1), each verifier's JWKS cache warmed by one fetch, so the
-   figures are signature and claim checks only. Rounds alternate between the two; the best round
-   of each is reported with the ratio (ours / theirs; above 1 means we are faster). Target: ahead.
+   figures are signature and claim checks only. Two cases: the first verification of a token (ours with
+   its token cache off) and a repeated token (ours with its cache, filled by one pass; fastmcp has none).
+   Rounds alternate between the two; the best round of each is reported with the ratio (ours / theirs;
+   above 1 means we are faster). Targets: first >= 2x, repeated <= 5 us.
 
 ``fastmcp`` comes with the ``dev`` extra. Where it cannot be imported, section 2 runs in a child
 process under ``--python`` or ``$FASTMCP_BENCH_PYTHON``, an interpreter from another environment
@@ -354,8 +356,13 @@ class TokenSet:
 
 async def jwt_section(args: argparse.Namespace, material: TokenSet) -> None:
     have_fastmcp = importlib.util.find_spec("fastmcp") is not None
-    ours = JWTVerifier(issuer=material.issuer, jwks_uri=material.jwks_uri, audience=material.audience)
-    contenders: dict[str, Callable[[str], Awaitable[Any]]] = {"fastmcp-scopes": ours.verify_token}
+    options = {"issuer": material.issuer, "jwks_uri": material.jwks_uri, "audience": material.audience}
+    # First verification: ours without its token cache, so every token costs what a new one does. Repeated:
+    # ours as configured by default, its cache filled by one pass over the tokens.
+    first: dict[str, Callable[[str], Awaitable[Any]]] = {
+        "fastmcp-scopes": JWTVerifier(**options, token_cache_size=0).verify_token
+    }
+    repeated: dict[str, Callable[[str], Awaitable[Any]]] = {"fastmcp-scopes": JWTVerifier(**options).verify_token}
     if have_fastmcp:
         import fastmcp  # type: ignore[import-not-found,unused-ignore]
         from fastmcp.server.auth.providers.jwt import (  # type: ignore[import-not-found,unused-ignore]
@@ -365,28 +372,32 @@ async def jwt_section(args: argparse.Namespace, material: TokenSet) -> None:
         theirs = FastMCPJWTVerifier(
             jwks_uri=material.jwks_uri, issuer=material.issuer, audience=material.audience, algorithm="RS256"
         )
-        contenders[f"fastmcp {fastmcp.__version__}"] = theirs.verify_token
+        first[f"fastmcp {fastmcp.__version__}"] = theirs.verify_token  # it has no token cache: the same verifier
+        repeated[f"fastmcp {fastmcp.__version__}"] = theirs.verify_token
 
-    for name, verify in contenders.items():  # warm the JWKS caches and check both accept the tokens
-        if await verify(material.tokens[0]) is None:
-            raise SystemExit(f"{name} refused a valid token; check the benchmark set-up")
-    best = dict.fromkeys(contenders, 0.0)
-    for _ in range(args.jwt_rounds):
-        for name, verify in contenders.items():
-            best[name] = max(best[name], await _rate(verify, material.tokens, args.seconds))
-
+    for case in (first, repeated):
+        for name, verify in case.items():  # warm the JWKS (and token) caches, check each accepts the tokens
+            for token in material.tokens:
+                if await verify(token) is None:
+                    raise SystemExit(f"{name} refused a valid token; check the benchmark set-up")
     versions = ", ".join(f"{name} {version(name)}" for name in ("PyJWT", "cryptography"))
     print(
         f"\n2. JWT verification in one process (python {sys.version.split()[0]}, {versions}): "
         f"{len(material.tokens)} distinct RS256 tokens, {args.jwt_rounds} alternating rounds of >= {args.seconds}s, "
         "best round"
     )
-    for name, rate in best.items():
-        print(f"  {name:<22} {rate:>10,.0f} verifications/s  ({1e6 / rate:,.1f} us each)")
-    if have_fastmcp:
-        ours_rate, theirs_rate = best.values()
-        print(f"  ratio ours/theirs      {ours_rate / theirs_rate:>10.2f}   (target > 1)")
-    else:
+    for title, case in (("first verification of a token", first), ("repeated token", repeated)):
+        best = dict.fromkeys(case, 0.0)
+        for _ in range(args.jwt_rounds):
+            for name, verify in case.items():
+                best[name] = max(best[name], await _rate(verify, material.tokens, args.seconds))
+        print(f"  {title}:")
+        for name, rate in best.items():
+            print(f"    {name:<20} {rate:>12,.0f} verifications/s  ({1e6 / rate:,.2f} us each)")
+        if have_fastmcp:
+            ours_rate, theirs_rate = best.values()
+            print(f"    ratio ours/theirs    {ours_rate / theirs_rate:>12.2f}   (target > 1)")
+    if not have_fastmcp:
         print("  SKIPPED fastmcp: not importable here and no --python given; ours measured alone, no ratio")
 
 
