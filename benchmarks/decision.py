@@ -155,6 +155,36 @@ def bench_decision(seconds: float, rounds: int) -> tuple[float, float]:
     return alone, audited
 
 
+def bench_telemetry(seconds: float, rounds: int) -> float | None:
+    """Microseconds per decision with its audit event and its OpenTelemetry (counter, histogram, attributes on a
+    recording span), the SDK configured; ``None`` without ``opentelemetry-sdk``. Sets the process's providers:
+    run it last."""
+    try:
+        from opentelemetry import metrics, trace
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError:
+        return None
+    from fastmcp_scopes import telemetry
+
+    trace.set_tracer_provider(TracerProvider())
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    guard = ScopeGuard(**LAYERS)
+    own = Requirement.any_of([["employees:write", "payroll:approve"], ["admin"]])
+    caller = Caller(frozenset([*CALLER_SCOPES, "payroll:approve"]), subject="bench", client_id="bench")
+    operation = Operation.of("tools/call", {"name": "update_salary", "arguments": {}}, 1)
+
+    def observed() -> None:
+        start = time.perf_counter()
+        decision = guard.decide("tools/call", caller=caller, name="update_salary", own=own, request_id=1)
+        telemetry.record(decision, operation, time.perf_counter() - start)
+        emit(decision, clock=time.time)
+
+    with trace.get_tracer("bench").start_as_current_span("tools/call update_salary"):  # the server's request span
+        return min(_per_call_us(observed, seconds) for _ in range(rounds))
+
+
 async def bench_requests(
     lineage: Lineage, tools: int, seconds: float, rounds: int, listings: int, mode: str
 ) -> dict[str, float]:
@@ -258,6 +288,15 @@ def main() -> None:
         ratio = best["list_guarded"] / best["list_plain"]
         print(f"  guarded / unguarded listing:               {ratio:10.3f} x   (target <= 1.2 x)")
         figures["modes"][mode] = best
+    observed = bench_telemetry(args.seconds, args.rounds)  # last: it configures the OpenTelemetry SDK
+    print("\nthe price of observability per decision (the OpenTelemetry SDK configured only here):")
+    print(f"  decision:                                  {decision:8.2f} µs {1:8.2f} x")
+    print(f"  decision + audit event:                    {audited:8.2f} µs {audited / decision:8.2f} x   (goal < 2 x)")
+    if observed is None:
+        print("  decision + audit event + OpenTelemetry:    (opentelemetry-sdk is not installed)")
+    else:
+        print(f"  decision + audit event + OpenTelemetry:    {observed:8.2f} µs {observed / decision:8.2f} x")
+    figures["observed_us"] = observed
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(figures, out, indent=1)
