@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_serializer, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_serializer, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -247,6 +247,15 @@ class ScopesSettings(BaseSettings):
     require_identity_claims: bool = True
     """Refuse tokens without ``sub`` or a client id (``client_id``, ``azp``, ``cid``), both required by
     RFC 9068 §2.2. Relaxed, such tokens share one principal: one caller can end another's session."""
+    introspection_url: str | None = None
+    """RFC 7662 introspection endpoint, for opaque access tokens (instead of ``ISSUER``/``JWKS_URI``)."""
+    introspection_client_id: str | None = None
+    """This resource server's client id at the introspection endpoint."""
+    introspection_client_secret: SecretStr | None = None
+    """This resource server's client secret at the introspection endpoint (never shown in ``repr``)."""
+    introspection_cache_max_age: float = Field(default=60.0, ge=0, le=3600)
+    """Longest an introspection answer is reused (never past the token's ``exp``): a token revoked at the
+    authorization server is refused within this many seconds. ``0``: ask every time."""
     token_cache_size: int = Field(default=2048, ge=0, le=1_000_000)
     """Verified JWTs remembered (by a digest of the token), so that a repeated token is not verified again;
     an entry goes at its ``exp``, when its key leaves the JWKS, and after the JWKS cache time. ``0``: none."""
@@ -457,6 +466,16 @@ class ScopesSettings(BaseSettings):
             file_secret_settings,
             _UnknownPrefixedNames(settings_cls, dotenv_settings, env_settings),
         )
+
+    @field_validator("introspection_url", "introspection_client_id", "introspection_client_secret", mode="before")
+    @classmethod
+    def _introspection_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("introspection_url", mode="after")
+    @classmethod
+    def _introspection_url(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_url(value)
 
     @field_validator("claim_scopes", mode="before")
     @classmethod
