@@ -65,6 +65,7 @@ class OidcProvider:
         self.issuer = issuer
         self.jwks_uri: str = discovery["jwks_uri"]
         self.token_endpoint: str = discovery["token_endpoint"]
+        self.introspection_endpoint: str | None = discovery.get("introspection_endpoint")
 
     def register_client(self) -> DevClient:
         """The client oidc-provider knows from start-up (it offers no registration to these tests)."""
@@ -72,10 +73,13 @@ class OidcProvider:
 
 
 @contextmanager
-def run_oidc_provider(resource: str, scopes: str = SCOPES, client_scopes: str | None = None) -> Iterator[OidcProvider]:
-    """oidc-provider issuing tokens for ``resource``: it knows ``scopes``, the client may obtain ``client_scopes``."""
+def run_oidc_provider(
+    resource: str, scopes: str = SCOPES, client_scopes: str | None = None, **settings: str
+) -> Iterator[OidcProvider]:
+    """oidc-provider issuing tokens for ``resource``: it knows ``scopes``, the client may obtain ``client_scopes``;
+    ``settings`` are more of ``server.mjs``'s environment variables (``ACCESS_TOKEN_FORMAT="opaque"`` ...)."""
     assert NODE is not None
-    env = {**os.environ, "RESOURCE": resource, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}
+    env = {**os.environ, **settings, "RESOURCE": resource, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}
     env["SCOPES"] = scopes
     env["CLIENT_SCOPES"] = scopes if client_scopes is None else client_scopes
     process = subprocess.Popen(

@@ -3,7 +3,9 @@
 //
 // Environment: RESOURCE (the resource indicator / audience), CLIENT_ID, CLIENT_SECRET, SCOPES (every
 // scope the provider knows, space separated) and CLIENT_SCOPES (those the client may obtain; default
-// SCOPES). A known scope outside CLIENT_SCOPES is refused with invalid_scope; an unknown one is left
+// SCOPES), optionally ACCESS_TOKEN_FORMAT ('jwt', the default, or 'opaque') and INTROSPECTION_CLIENT_ID /
+// INTROSPECTION_CLIENT_SECRET (a second client, the resource server, which alone may introspect; RFC 7662).
+// A known scope outside CLIENT_SCOPES is refused with invalid_scope; an unknown one is left
 // out of the token (RFC 6749 §3.3 lets the server grant less than asked). Listens on a free port and
 // prints {"issuer": ...} as one JSON line on stdout.
 import { generateKeyPairSync } from 'node:crypto';
@@ -14,6 +16,20 @@ import Provider, { errors } from 'oidc-provider';
 const { RESOURCE, CLIENT_ID, CLIENT_SECRET } = process.env;
 const SCOPES = process.env.SCOPES ?? '';
 const CLIENT_SCOPES = process.env.CLIENT_SCOPES ?? SCOPES;
+const ACCESS_TOKEN_FORMAT = process.env.ACCESS_TOKEN_FORMAT ?? 'jwt';
+const { INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET } = process.env;
+const resourceServer = INTROSPECTION_CLIENT_ID
+  ? [
+      {
+        client_id: INTROSPECTION_CLIENT_ID,
+        client_secret: INTROSPECTION_CLIENT_SECRET,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ]
+  : [];
 if (!RESOURCE || !CLIENT_ID || !CLIENT_SECRET) {
   console.error('RESOURCE, CLIENT_ID and CLIENT_SECRET are required');
   process.exit(2);
@@ -37,12 +53,18 @@ server.listen(0, '127.0.0.1', () => {
         scope: CLIENT_SCOPES,
         token_endpoint_auth_method: 'client_secret_basic',
       },
+      ...resourceServer,
     ],
     scopes: SCOPES.split(' ').filter(Boolean),
     jwks: { keys: [signingKey] },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      introspection: {
+        enabled: Boolean(INTROSPECTION_CLIENT_ID),
+        // Only the resource server may learn what a token is worth.
+        allowedPolicy: (ctx, client) => client.clientId === INTROSPECTION_CLIENT_ID,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => RESOURCE,
@@ -55,7 +77,7 @@ server.listen(0, '127.0.0.1', () => {
             scope: SCOPES,
             audience: RESOURCE,
             accessTokenTTL: 300,
-            accessTokenFormat: 'jwt',
+            accessTokenFormat: ACCESS_TOKEN_FORMAT,
             jwt: { sign: { alg: 'RS256' } },
           };
         },
