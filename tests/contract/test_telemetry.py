@@ -29,6 +29,10 @@ from fastmcp_scopes.telemetry import DECISION_DURATION, DECISIONS
 from .conftest import Install, ServerKind, every_transport, hr, refusal_of, succeeded
 
 UPDATE = {"name": "update_salary", "arguments": {"employee": "alice", "amount": 10}}
+NO_REQUEST_SPAN = {"sdk1", "fastmcp3"}
+"""Lineages where no request span is current when the guard decides: mcp 1.x creates none, fastmcp 3 opens its
+own inside the call, after the guard's hook. There a decision's attributes go on a span only if the application
+or an ASGI instrumentation makes one; its metrics are recorded all the same."""
 _SDK: tuple[InMemorySpanExporter, InMemoryMetricReader] | None = None
 
 
@@ -99,6 +103,14 @@ async def test_a_decision_is_on_the_request_span_and_in_the_metrics(
 
     assert succeeded(allowed), allowed.whole()
     refusal_of(refused)
+    data = reader.get_metrics_data()  # once: with delta temporality, a collection empties the next one
+    counted = {key: p.value for key, p in points(data, DECISIONS).items() if key[1] == "tools/call"}
+    assert counted == {("allow", "tools/call", "tools"): 1, ("insufficient_scope", "tools/call", "tools"): 1}
+    timed = {key: p.count for key, p in points(data, DECISION_DURATION).items() if key[1] == "tools/call"}
+    assert timed == counted
+    if server_kind.name in NO_REQUEST_SPAN:
+        assert [s.name for s in spans.get_finished_spans() if "fastmcp_scopes.outcome" in (s.attributes or {})] == []
+        return
     # Over HTTP the refusal is answered before the server, and its span, exist: only the allowed call has one.
     annotated = await spans_for(spans, "update_salary", 1 if guarded.transport == "http" else 2)
     by_outcome = {(s.attributes or {})["fastmcp_scopes.outcome"]: dict(s.attributes or {}) for s in annotated}
@@ -114,24 +126,21 @@ async def test_a_decision_is_on_the_request_span_and_in_the_metrics(
     for span in annotated:  # never the token (a JWT starts with the base64 of '{"')
         assert not any("eyJ" in str(value) for value in (span.attributes or {}).values())
 
-    data = reader.get_metrics_data()  # once: with delta temporality, a collection empties the next one
-    counted = {key: p.value for key, p in points(data, DECISIONS).items() if key[1] == "tools/call"}
-    assert counted == {("allow", "tools/call", "tools"): 1, ("insufficient_scope", "tools/call", "tools"): 1}
-    timed = {key: p.count for key, p in points(data, DECISION_DURATION).items() if key[1] == "tools/call"}
-    assert timed == counted
-
 
 def test_without_an_sdk_nothing_is_recorded() -> None:
     # In a fresh interpreter: this process has an SDK configured by the test above.
     script = textwrap.dedent(
         """
         import anyio
-        from mcp.server.mcpserver import MCPServer
         from opentelemetry import metrics, trace
         from fastmcp_scopes import ScopeGuard, requires_scopes, telemetry
         from fastmcp_scopes.testing import scoped_client
+        try:
+            from mcp.server.mcpserver import MCPServer as Server
+        except ImportError:  # mcp 1.x
+            from mcp.server.fastmcp import FastMCP as Server
 
-        server = MCPServer("payroll")
+        server = Server("payroll")
 
         @server.tool()
         @requires_scopes("payroll:read")
