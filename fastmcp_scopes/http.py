@@ -39,6 +39,7 @@ from fastmcp_scopes.answer import Answer
 from fastmcp_scopes.challenge import BearerChallenge
 from fastmcp_scopes.claims import ClaimScopes
 from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
+from fastmcp_scopes.introspection import IntrospectionVerifier
 from fastmcp_scopes.operation import PARSE_ERROR, InvalidOperationError, Operation
 from fastmcp_scopes.pipeline import HANDED_STATE, Pipeline
 from fastmcp_scopes.policy import Caller
@@ -309,12 +310,17 @@ def protect(
         ConfigurationError: nothing to verify tokens with, or no resource URL (fail closed).
     """
     s = pipeline.guard.settings
-    missing = missing_http_settings(s, resource_url_known=resource_url is not None, verifier_known=verifier is not None)
+    introspected = verifier is None and s.introspection_url is not None  # opaque tokens, RFC 7662
+    missing = missing_http_settings(
+        s, resource_url_known=resource_url is not None, verifier_known=verifier is not None or introspected
+    )
     if missing:
         raise missing_http_settings_error(missing, alternatives=server_hint)
     resource_url = s.resource_url or resource_url
     assert resource_url is not None
-    if verifier is None:
+    if introspected:
+        verifier = IntrospectionVerifier.from_settings(s, resource_url=resource_url)
+    elif verifier is None:
         verifier = JWTVerifier.from_settings(s, resource_url=resource_url, server_hint=server_hint)
     servers = list(s.authorization_servers or authorization_servers or ([s.issuer] if s.issuer else []))
     return {
