@@ -319,9 +319,11 @@ class Pipeline:
         status: audit.Status = "exception"
         error: str | None = None
         size: int | None = None
+        ended: float | None = None
         start = time.perf_counter()  # monotonic: a wall-clock step during the call does not change its duration
         try:
             result = await proceed()
+            ended = time.perf_counter()  # the server's work only, not measuring its result below
             is_error, size = audit.result_facts(result)
             status = "tool_error" if is_error else "ok"
             return result
@@ -335,7 +337,7 @@ class Pipeline:
             error = type(exc).__name__  # never its message: it may repeat the caller's input
             raise
         finally:
-            duration = time.perf_counter() - start
+            duration = (ended if ended is not None else time.perf_counter()) - start
             settings = self.guard.settings
             arguments = audit.arguments_summary(
                 operation.arguments,
