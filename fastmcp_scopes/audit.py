@@ -132,7 +132,8 @@ _decision_id: ContextVar[tuple[Decision, str] | None] = ContextVar("fastmcp_scop
 
 
 def emit(decision: Decision, *, clock: Callable[[], float], transport: str | None = None) -> None:
-    """Log ``decision`` on the audit logger (cheap when the logger is disabled)."""
+    """Log ``decision`` on the audit logger (cheap when the logger is disabled): :func:`audit_event` with a random
+    ``id``, which the completion event of the call it permits names as its ``decision_id`` (:func:`decision_id`)."""
     level = logging.INFO if decision.allowed else logging.WARNING
     if not _logger.isEnabledFor(level):
         return
