@@ -12,7 +12,7 @@ two metrics.
 
 The API comes with ``mcp`` 2.x; elsewhere ``pip install fastmcp-scopes[otel]``, and without it nothing here
 does anything. Nothing is recorded either until the application configures an OpenTelemetry SDK (a tracer or
-meter provider): the API alone gives spans that do not record and no meter provider, which is checked first.
+meter provider): the API alone gives spans that do not record and instruments that do nothing.
 """
 
 from __future__ import annotations
@@ -38,20 +38,11 @@ _BUCKETS: Final = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1
 
 _trace: Any
 _metrics: Any
-_unconfigured: tuple[type, ...]
 try:
     from opentelemetry import metrics as _metrics
     from opentelemetry import trace as _trace
 except ImportError:  # pragma: no cover - an environment without the API (some mcp 1.x lanes)
     _trace = _metrics = None
-    _unconfigured = ()
-else:
-    try:
-        from opentelemetry.metrics._internal import _ProxyMeterProvider
-    except ImportError:  # pragma: no cover - a future API without it: its provider is checked as no-op only
-        _unconfigured = (_metrics.NoOpMeterProvider,)
-    else:
-        _unconfigured = (_metrics.NoOpMeterProvider, _ProxyMeterProvider)
 
 # What a client sends as notifications (MCP 2025-11-25): any other method name counts as "_OTHER".
 _NOTIFICATIONS: Final = frozenset(
@@ -63,33 +54,28 @@ _NOTIFICATIONS: Final = frozenset(
     }
 )
 
-# (provider, counter, histogram) for the meter provider in force, made again when the application sets another.
-_instruments: tuple[object, Any, Any] | None = None
+# (counter, histogram), made on first use. Until an SDK is configured the API hands out proxies, which do nothing
+# (a few tens of nanoseconds a call) and start recording once the application sets a meter provider.
+_instruments: tuple[Any, Any] | None = None
 
 
-def _instruments_now() -> tuple[object, Any, Any]:
+def _instruments_now() -> tuple[Any, Any]:
     global _instruments
-    provider = _metrics.get_meter_provider()
-    cached = _instruments
-    if cached is not None and cached[0] is provider:
-        return cached
-    if isinstance(provider, _unconfigured):
-        made: tuple[object, Any, Any] = (provider, None, None)
-    else:
-        meter = provider.get_meter(METER, _version())
-        counter = meter.create_counter(DECISIONS, unit="{decision}", description="Guard decisions, by outcome")
-        try:
-            histogram = meter.create_histogram(
-                DECISION_DURATION,
-                unit="s",
-                description="Time to decide a request",
-                explicit_bucket_boundaries_advisory=_BUCKETS,
-            )
-        except TypeError:  # an API before 1.23 takes no advisory
-            histogram = meter.create_histogram(DECISION_DURATION, unit="s", description="Time to decide a request")
-        made = (provider, counter, histogram)
-    _instruments = made
-    return made
+    if _instruments is not None:
+        return _instruments
+    meter = _metrics.get_meter(METER, _version())
+    counter = meter.create_counter(DECISIONS, unit="{decision}", description="Guard decisions, by outcome")
+    try:
+        histogram = meter.create_histogram(
+            DECISION_DURATION,
+            unit="s",
+            description="Time to decide a request",
+            explicit_bucket_boundaries_advisory=_BUCKETS,
+        )
+    except TypeError:  # an API before 1.23 takes no advisory
+        histogram = meter.create_histogram(DECISION_DURATION, unit="s", description="Time to decide a request")
+    _instruments = (counter, histogram)
+    return _instruments
 
 
 def _version() -> str | None:
@@ -132,9 +118,7 @@ def record(decision: Decision, operation: Operation, seconds: float) -> None:
     if _metrics is None:
         return
     annotate(decision)
-    _, counter, histogram = _instruments_now()
-    if counter is None:
-        return
+    counter, histogram = _instruments_now()
     attributes = {
         "fastmcp_scopes.outcome": decision.outcome,
         # A method the guard does not know is the caller's text: one value for all of them (the semantic

@@ -154,12 +154,25 @@ def test_without_an_sdk_nothing_is_recorded() -> None:
                 await client.call_tool("read_payroll", {})
 
         anyio.run(main)
-        provider = metrics.get_meter_provider()
-        print(type(provider).__name__, getattr(provider, "_meters", None), telemetry.current_trace_id())
+        print(telemetry.current_trace_id())
+        # An SDK configured now sees nothing of the decisions taken before it, then counts the next ones.
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+        reader = InMemoryMetricReader()
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+        print(reader.get_metrics_data())
+        anyio.run(main)
+        data = reader.get_metrics_data()
+        print(sum(p.value for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics
+                  if m.name == "fastmcp_scopes.decisions" for p in m.data.data_points))
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
 
     assert done.returncode == 0, done.stderr
-    # No meter was asked for (a proxy provider would have handed one to an SDK configured later), no trace.
-    assert done.stdout.split() == ["_ProxyMeterProvider", "[]", "None"]
+    # No trace, nothing collected from before the SDK, and the decisions of one connection and call after it
+    # (the handshake or discovery, the call, and the listing the client makes to validate the result).
+    trace_id, before, after = done.stdout.split()
+    assert (trace_id, before) == ("None", "None")
+    assert int(after) >= 2
