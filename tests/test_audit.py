@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -336,3 +337,10 @@ async def test_one_line_writes_every_event_as_json_lines(tmp_path: Path) -> None
     calls = [e for e in lines if e["method"] == "tools/call"]
     assert [e["event"] for e in calls] == ["decision", "completion"]
     assert calls[1]["decision_id"] == calls[0]["id"]
+
+
+@pytest.mark.parametrize("now", [0.0, 1.5, 1764567890.123456, 1764567890.9999996, 1764567891.000001, -0.25])
+def test_event_times_read_as_iso_8601_in_utc(now: float) -> None:
+    decision = ScopeGuard().decide("tools/call", caller=None, name="x")
+
+    assert audit_event(decision, now=now)["time"] == datetime.fromtimestamp(now, UTC).isoformat()
