@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import logging
 import math
 import re
@@ -24,7 +25,7 @@ import jwt
 from pydantic import Field
 
 from fastmcp_scopes._compat import AccessToken
-from fastmcp_scopes._json import loads_unique_names
+from fastmcp_scopes._json import _unique_names as unique_names
 from fastmcp_scopes.challenge import validate_scope_token
 from fastmcp_scopes.errors import ConfigurationError, InvalidScopeError, InvalidTokenError
 from fastmcp_scopes.jwks import SUPPORTED_ALGORITHMS, JWKSCache, PublicKey, fingerprint, fits
@@ -133,8 +134,13 @@ def _b64url(segment: str) -> bytes:
     return raw
 
 
+# One decoder for every token: ``json.loads`` builds a new one per call and sniffs the encoding, a tenth of the
+# time a verification takes outside the signature check. JOSE JSON is UTF-8 (RFC 7515 §2), decoded strictly.
+_DECODER: Final = json.JSONDecoder(object_pairs_hook=unique_names)
+
+
 def _json_object(segment: str) -> dict[str, Any]:
-    value = loads_unique_names(_b64url(segment))
+    value = _DECODER.decode(_b64url(segment).decode("utf-8"))
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value
