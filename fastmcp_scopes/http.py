@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,14 +53,18 @@ logger = logging.getLogger("fastmcp_scopes")
 _TRANSPORT = "streamable-http"
 
 
-def caller_from_token(token: AccessToken, claim_scopes: ClaimScopes | None = None) -> Caller:
+def caller_from_token(
+    token: AccessToken, claim_scopes: ClaimScopes | Mapping[str, Mapping[str, Any]] | None = None
+) -> Caller:
     """The audit identity and granted scopes of an SDK ``AccessToken``: its scopes, and those
-    ``claim_scopes`` (``FASTMCP_SCOPES_CLAIM_SCOPES``, compiled) maps its claims to.
+    ``claim_scopes`` (``FASTMCP_SCOPES_CLAIM_SCOPES``: the settings' mapping, or compiled) maps its claims to.
 
     Works for any ``AccessToken`` that carries its verified claims (``AccessToken.claims``; the SDK's own
     verifiers, ours, fastmcp's): a token without them is granted its scopes only."""
     claims = getattr(token, "claims", None)
     issuer = claims.get("iss") if isinstance(claims, dict) else None
+    if claim_scopes is not None and not isinstance(claim_scopes, ClaimScopes):
+        claim_scopes = ClaimScopes.of(claim_scopes)
     mapped = claim_scopes.scopes(claims) if claim_scopes else frozenset()
     return Caller(
         scopes=frozenset(token.scopes) | mapped,
