@@ -19,6 +19,7 @@ from typing import Any
 import fastmcp as fastmcp_package
 import mcp_types as mt
 from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import extract_version_spec, get_access_token
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.utilities.versions import VersionSpec
@@ -128,6 +129,7 @@ def install(guard: ScopeGuard, server: FastMCP[Any]) -> InstallReport:
         raise RuntimeError("a ScopeGuard is already installed on this server")
     found = registry(server)
     pipeline, report = Pipeline.installed(guard, found, required_scopes=getattr(server.auth, "required_scopes", None))
+    pipeline.tool_errors = (ToolError,)  # raised through the hook, answered as an isError result further up
     found.conceal()
     _private_cache_hints(server)
     server.add_middleware(_Hook(pipeline, found))

@@ -72,12 +72,8 @@ async def test_an_allowed_call_is_audited_when_it_ends(
 
 @every_transport
 async def test_a_failing_tool_ends_as_a_tool_error(
-    server_kind: ServerKind, install: Install, caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest
+    server_kind: ServerKind, install: Install, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if server_kind.name == "fastmcp4":
-        # fastmcp 4 raises ToolError through the hook and answers it as an isError result further up.
-        reason = "the fastmcp4 adapter does not yet set Pipeline.tool_errors = (fastmcp.exceptions.ToolError,)"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
     guarded = await install(with_failing_tool(server_kind))
 
