@@ -46,16 +46,25 @@ from fastmcp_scopes.policy import Caller
 from fastmcp_scopes.settings import missing_http_settings, missing_http_settings_error
 from fastmcp_scopes.tokens import JWTVerifier
 
-__all__ = ["ProtectedResource", "ScopeChallengeMiddleware", "VerifiedByServer", "caller_from_token", "protect"]
+__all__ = [
+    "ClaimMapping",
+    "ProtectedResource",
+    "ScopeChallengeMiddleware",
+    "VerifiedByServer",
+    "caller_from_token",
+    "protect",
+]
 
 logger = logging.getLogger("fastmcp_scopes")
 
 _TRANSPORT = "streamable-http"
 
 
-def caller_from_token(
-    token: AccessToken, claim_scopes: ClaimScopes | Mapping[str, Mapping[str, Any]] | None = None
-) -> Caller:
+ClaimMapping = ClaimScopes | Mapping[str, Mapping[str, Any]] | None
+"""``FASTMCP_SCOPES_CLAIM_SCOPES``: the settings' mapping of claim values to scopes, or compiled."""
+
+
+def caller_from_token(token: AccessToken, claim_scopes: ClaimMapping = None) -> Caller:
     """The audit identity and granted scopes of an SDK ``AccessToken``: its scopes, and those
     ``claim_scopes`` (``FASTMCP_SCOPES_CLAIM_SCOPES``: the settings' mapping, or compiled) maps its claims to.
 

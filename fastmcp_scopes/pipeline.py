@@ -11,7 +11,7 @@ calls. Everything else happens here, once, for every lineage and both transports
 4. the :class:`~fastmcp_scopes.policy.Decision` is audited once and handed on: over HTTP the server's own
    hook finds it already taken for that very request (:meth:`Pipeline.handing`);
 5. a primitive answered "not found" is concealed from the server's lookups for that one request
-   (:func:`concealing`), so the server itself gives the answer it gives for a name it does not have.
+   (:mod:`fastmcp_scopes.concealment`), so the server itself gives the answer it gives for a name it does not have.
 
 Pure apart from ``asyncio`` and ``logging``: no server framework.
 """
@@ -19,7 +19,6 @@ Pure apart from ``asyncio`` and ``logging``: no server framework.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -30,6 +29,7 @@ from difflib import get_close_matches
 from typing import Any, Protocol, TypeVar
 
 from fastmcp_scopes import audit, telemetry
+from fastmcp_scopes.concealment import concealing
 from fastmcp_scopes.decorators import ScopeDeclaration
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.operation import INVALID_PARAMS, NOT_FOUND_REPLIES, Operation
@@ -44,9 +44,6 @@ __all__ = [
     "Pipeline",
     "Primitive",
     "Registry",
-    "concealed",
-    "concealing",
-    "unless_concealed",
 ]
 
 logger = logging.getLogger("fastmcp_scopes")
@@ -87,8 +84,6 @@ class InstallReport:
     undeclared: tuple[str, ...]
 
 
-# Names hidden from the server's own lookups for the current request only (see ``concealing``).
-_concealed: ContextVar[frozenset[tuple[Kind, str]]] = ContextVar("fastmcp_scopes_concealed", default=frozenset())
 # The decision already taken for the request being handled, and the operation it was taken on.
 _handed: ContextVar[tuple[Decision, Operation] | None] = ContextVar("fastmcp_scopes_handed", default=None)
 
@@ -124,55 +119,6 @@ async def authorize(method: str, params: Mapping[str, Any]) -> Decision:
 
 HANDED_STATE = "fastmcp_scopes.handed"
 """The key of ``(decision, operation)`` in an HTTP request's ASGI ``state``."""
-
-
-def concealed(kind: Kind, target: str) -> bool:
-    """Whether the server's lookups must answer "not found" for ``target`` during this request."""
-    found = _concealed.get()
-    return bool(found) and (kind, target) in found
-
-
-@contextmanager
-def concealing(decision: Decision, operation: Operation) -> Iterator[None]:
-    """Hide ``operation``'s targets from the server's lookups while a ``not_found`` decision is answered
-    by the server itself, so that nothing in the answer tells a hidden primitive from a missing one."""
-    if decision.outcome != "not_found" or operation.kind is None or not operation.targets:
-        yield
-        return
-    reset = _concealed.set(_concealed.get() | {(operation.kind, t) for t in operation.targets})
-    try:
-        yield
-    finally:
-        _concealed.reset(reset)
-
-
-def _target(target: object, *_: object, **__: object) -> str:
-    return str(target)
-
-
-def unless_concealed(
-    kind: Kind,
-    lookup: Callable[..., Any],
-    missing: Callable[[str], Any] = lambda target: None,
-    *,
-    target: Callable[..., str] = _target,
-) -> Callable[..., Any]:
-    """A server's own ``lookup`` (sync or async) answering ``missing(target)``, as for a primitive it does not
-    have, while the target it is asked for is :func:`concealed`. ``target`` reads it from the call's arguments
-    (by default the first)."""
-    if inspect.iscoroutinefunction(lookup):
-
-        async def masked(*args: Any, **kwargs: Any) -> Any:
-            name = target(*args, **kwargs)
-            return missing(name) if concealed(kind, name) else await lookup(*args, **kwargs)
-
-        return masked
-
-    def masked_sync(*args: Any, **kwargs: Any) -> Any:
-        name = target(*args, **kwargs)
-        return missing(name) if concealed(kind, name) else lookup(*args, **kwargs)
-
-    return masked_sync
 
 
 class Pipeline:

@@ -19,11 +19,12 @@ from fastmcp import FastMCP
 from fastmcp.server.providers.addressing import parse_hashed_backend_name
 from starlette.middleware import Middleware as ASGIMiddleware
 
+from fastmcp_scopes.concealment import unless_concealed
 from fastmcp_scopes.decorators import ScopeDeclaration, declaration_of
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.http import ScopeChallengeMiddleware, VerifiedByServer, protect
 from fastmcp_scopes.operation import Operation
-from fastmcp_scopes.pipeline import Pipeline, Primitive, unless_concealed
+from fastmcp_scopes.pipeline import Pipeline, Primitive
 from fastmcp_scopes.settings import Kind
 
 __all__ = ["FastMCPRegistry", "VersionOf", "guarded_http_app"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastmcp_scopes._compat import AuthenticatedUser, auth_context_var, mcp_error, types
 from fastmcp_scopes.adapters import annotated_meta
-from fastmcp_scopes.http import caller_from_token
+from fastmcp_scopes.http import ClaimMapping, caller_from_token
 from fastmcp_scopes.operation import METHODS, InvalidOperationError, Operation
 from fastmcp_scopes.pipeline import Pipeline, Primitive
 from fastmcp_scopes.policy import Caller, Decision
@@ -84,14 +84,14 @@ class _Guarded(dict[Any, _Handler]):
         super().__setitem__(key, self._wrap(handler))
 
 
-def caller() -> Caller | None:
+def caller(claim_scopes: ClaimMapping = None) -> Caller | None:
     """The caller of the request being handled: the current HTTP request's user, else the SDK's context."""
     context = request_ctx.get(None)
     request = getattr(context, "request", None)
     user = request.scope.get("user") if request is not None and hasattr(request, "scope") else None
     if not isinstance(user, AuthenticatedUser):
         user = auth_context_var.get()
-    return caller_from_token(user.access_token) if user is not None else None
+    return caller_from_token(user.access_token, claim_scopes) if user is not None else None
 
 
 def _operation(message: Any, request_id: str | int | None) -> Operation:
@@ -119,7 +119,7 @@ def _request(pipeline: Pipeline, identify: Identify, handler: _Handler) -> _Hand
             return await handler(request)
         context = request_ctx.get(None)
         operation = _operation(request, context.request_id if context is not None else None)
-        who = caller()
+        who = caller(pipeline.guard.settings.claim_scopes)
 
         async def proceed() -> Any:
             result = await handler(request)
@@ -137,7 +137,12 @@ def _request(pipeline: Pipeline, identify: Identify, handler: _Handler) -> _Hand
 
 def _notification(pipeline: Pipeline, handler: _Handler) -> _Handler:
     async def guarded(notification: Any) -> None:
-        await pipeline.run(_operation(notification, None), caller(), lambda: handler(notification), _refusal)
+        await pipeline.run(
+            _operation(notification, None),
+            caller(pipeline.guard.settings.claim_scopes),
+            lambda: handler(notification),
+            _refusal,
+        )
 
     return guarded
 

@@ -12,10 +12,11 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from fastmcp_scopes.concealment import unless_concealed
 from fastmcp_scopes.decorators import declaration_of
 from fastmcp_scopes.http import ScopeChallengeMiddleware, VerifiedByServer, protect
 from fastmcp_scopes.operation import Operation
-from fastmcp_scopes.pipeline import Pipeline, Primitive, unless_concealed
+from fastmcp_scopes.pipeline import Pipeline, Primitive
 from fastmcp_scopes.settings import Kind
 
 __all__ = ["ManagerRegistry", "guard_app"]

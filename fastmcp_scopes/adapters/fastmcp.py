@@ -27,9 +27,10 @@ from mcp.shared.exceptions import MCPError
 
 from fastmcp_scopes.adapters import annotated_meta
 from fastmcp_scopes.adapters._fastmcp_common import FastMCPRegistry, guarded_http_app
-from fastmcp_scopes.http import caller_from_token
+from fastmcp_scopes.concealment import concealing
+from fastmcp_scopes.http import ClaimMapping, caller_from_token
 from fastmcp_scopes.operation import METHODS, InvalidOperationError, Operation
-from fastmcp_scopes.pipeline import InstallReport, Pipeline, concealing
+from fastmcp_scopes.pipeline import InstallReport, Pipeline
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
 
 __all__ = ["DESCRIPTION", "accepts", "install", "registry"]
@@ -47,9 +48,9 @@ def _error(error: Mapping[str, Any]) -> MCPError:
     return MCPError(**error)
 
 
-def _caller() -> Caller | None:
+def _caller(claim_scopes: ClaimMapping) -> Caller | None:
     token = get_access_token()
-    return caller_from_token(token) if token is not None else None
+    return caller_from_token(token, claim_scopes) if token is not None else None
 
 
 def _operation(context: MiddlewareContext[Any]) -> Operation:
@@ -75,13 +76,19 @@ class _Hook(Middleware):
 
     async def on_message(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
         complete = mt.CompleteResult.model_validate  # the SDK below gives it its era's envelope
-        return await self.pipeline.run(_operation(context), _caller(), lambda: call_next(context), _error, complete)
+        return await self.pipeline.run(
+            _operation(context),
+            _caller(self.pipeline.guard.settings.claim_scopes),
+            lambda: call_next(context),
+            _error,
+            complete,
+        )
 
     async def _typed(self, context: MiddlewareContext[Any], proceed: Callable[[Decision], Awaitable[Any]]) -> Any:
         """A typed hook: the decision ``on_message`` handed on, or (a call a tool makes on its caller's behalf)
         a new one; "not found" is answered by fastmcp itself, with the target concealed."""
         operation = _operation(context)
-        decision = await self.pipeline.decide(operation, _caller())
+        decision = await self.pipeline.decide(operation, _caller(self.pipeline.guard.settings.claim_scopes))
         if not decision.allowed and decision.outcome != "not_found":
             raise _error(decision.jsonrpc_error())
         with concealing(decision, operation):

@@ -5,7 +5,7 @@ On mcp 2.x the SDK's client is ``mcp.Client``; mcp 1.x has none, so :func:`scope
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -85,8 +85,10 @@ def acting_as(
     subject: str = "test-user",
     client_id: str = "test-client",
     issuer: str | None = "https://issuer.test",
+    claims: Mapping[str, Any] | None = None,
 ) -> Iterator[AccessToken]:
-    """Make in-process requests started inside the block run as a caller holding ``scopes``.
+    """Make in-process requests started inside the block run as a caller holding ``scopes`` (and ``claims``,
+    the token's other verified claims, which ``FASTMCP_SCOPES_CLAIM_SCOPES`` maps to scopes).
 
     Sets the SDK's authenticated-user context, exactly what its bearer middleware sets for an HTTP
     request with a verified token. Enter it *before* ``async with mcp.Client(server)``: the server
@@ -98,7 +100,7 @@ def acting_as(
         client_id=client_id,
         scopes=list(scopes),
         subject=subject,
-        claims={"iss": issuer} if issuer is not None else None,
+        claims={**(claims or {}), **({"iss": issuer} if issuer is not None else {})} or None,
     )
     reset = auth_context_var.set(AuthenticatedUser(token))
     try:
@@ -115,6 +117,7 @@ async def scoped_client(
     subject: str = "test-user",
     client_id: str = "test-client",
     issuer: str | None = "https://issuer.test",
+    claims: Mapping[str, Any] | None = None,
     **client_options: Any,
 ) -> AsyncIterator[Client]:
     """``async with scoped_client(mcp, ["employees:read"]) as client: ...`` — the SDK's client connected
@@ -142,11 +145,11 @@ async def scoped_client(
             create_connected_server_and_client_session,
         )
 
-        with acting_as(scopes, subject=subject, client_id=client_id, issuer=issuer):
+        with acting_as(scopes, subject=subject, client_id=client_id, issuer=issuer, claims=claims):
             async with create_connected_server_and_client_session(server, **client_options) as session:
                 yield session
         return
-    with acting_as(scopes, subject=subject, client_id=client_id, issuer=issuer):
+    with acting_as(scopes, subject=subject, client_id=client_id, issuer=issuer, claims=claims):
         async with Client(server, **client_options) as client:
             yield client
 
@@ -159,6 +162,7 @@ async def scoped_fastmcp_client(
     subject: str = "test-user",
     client_id: str = "test-client",
     issuer: str | None = "https://issuer.test",
+    claims: Mapping[str, Any] | None = None,
     **client_options: Any,
 ) -> AsyncIterator[fastmcp.Client[Any]]:
     """``async with scoped_fastmcp_client(mcp, ["employees:read"]) as client: ...`` — fastmcp's own
@@ -166,6 +170,6 @@ async def scoped_fastmcp_client(
     go to ``fastmcp.Client``). Needs the ``fastmcp`` package."""
     from fastmcp import Client as FastMCPClient
 
-    with acting_as(scopes, subject=subject, client_id=client_id, issuer=issuer):
+    with acting_as(scopes, subject=subject, client_id=client_id, issuer=issuer, claims=claims):
         async with FastMCPClient(server, **client_options) as client:
             yield client

@@ -233,3 +233,26 @@ def test_an_introspection_schema_stops_install_unless_declared_free_of_scope_dir
         return
     report = guard.install(server)
     assert report.undeclared == ()
+
+
+async def test_in_process_callers_get_their_mapped_claim_scopes(
+    install: Any, server_kind: ServerKind, transport: str
+) -> None:
+    """``FASTMCP_SCOPES_CLAIM_SCOPES`` applies to a caller the server's own auth context names, not only to
+    tokens the HTTP layer verified (and so to ``authorize`` on a caller's behalf)."""
+    if transport == "http":
+        pytest.skip("over HTTP: tests/contract/test_claims.py, with tokens shaped as each server issues them")
+    server = server_kind.new("docs")
+
+    @server.tool()
+    @requires_scopes("docs:read")
+    def read_doc() -> str:
+        return "doc"
+
+    guarded: Guarded = await install(server, claim_scopes={"roles": {"reader": ["docs:read"]}})
+    call = {"name": "read_doc", "arguments": {}}
+    mapped = await guarded.ask([], "tools/call", call, claims={"roles": ["reader"]})
+    other = await guarded.ask([], "tools/call", call, claims={"roles": ["writer"]})
+
+    assert succeeded(mapped), mapped.whole()
+    assert other.error is not None and other.error["data"]["missing"] == ["docs:read"], other.whole()
