@@ -176,6 +176,9 @@ class ScopeChallengeMiddleware:
         self._metadata = json.dumps(resource.document()).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._starting(receive), send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -212,6 +215,22 @@ class ScopeChallengeMiddleware:
                 await self.app(scope, _replay(body, receive) if body is not None else receive, send)
         finally:
             auth_context_var.reset(reset)
+
+    def _starting(self, receive: Receive) -> Receive:
+        """``receive`` for the app's lifespan: at start-up, the verifier fetches its signing keys first, so that
+        the first request does not wait for them (a failure is logged; requests then fetch them as before)."""
+        start = getattr(self.verifier, "start", None)
+
+        async def starting() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup" and start is not None:
+                try:
+                    await start()
+                except Exception:
+                    logger.warning("fastmcp-scopes: signing keys not fetched at start-up", exc_info=True)
+            return message
+
+        return starting
 
     # -- authentication -----------------------------------------------------------------------------
 

@@ -256,3 +256,47 @@ async def test_in_process_callers_get_their_mapped_claim_scopes(
 
     assert succeeded(mapped), mapped.whole()
     assert other.error is not None and other.error["data"]["missing"] == ["docs:read"], other.whole()
+
+
+async def test_signing_keys_are_fetched_at_start_up(server_kind: ServerKind) -> None:
+    """The first request does not wait for the JWKS: served over HTTP, the guard fetched the keys while the app
+    started, so a valid token is honoured even once the authorization server has gone away."""
+    from contextlib import AsyncExitStack
+
+    import httpx2
+
+    from fastmcp_scopes.testing import DevAuthorizationServer
+
+    from .conftest import http_answer, serve
+
+    server = server_kind.new("warm")
+
+    @server.tool()
+    @requires_scopes("docs:read")
+    def read_doc() -> str:
+        return "doc"
+
+    auth = DevAuthorizationServer(scopes=["docs:read"]).start()
+    try:
+        async with AsyncExitStack() as stack:
+
+            def factory(base: str) -> Any:
+                ScopeGuard(issuer=auth.issuer, jwks_uri=auth.jwks_uri, resource_url=f"{base}/mcp").install(server)
+                return server_kind.http_app(server, True, True)
+
+            base = await serve(stack, factory)
+            token = auth.issue_token(scopes=["docs:read"], audience=f"{base}/mcp")
+            auth.stop()  # the keys can no longer be fetched
+            http = await stack.enter_async_context(httpx2.AsyncClient(timeout=30))
+            headers = {
+                "authorization": f"Bearer {token}",
+                "accept": "application/json, text/event-stream",
+                "content-type": "application/json",
+                "mcp-protocol-version": "2025-11-25",
+            }
+            body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "read_doc", "arguments": {}}}
+            answer = http_answer(await http.post(f"{base}/mcp", json=body, headers=headers))
+    finally:
+        auth.stop()
+
+    assert answer.status == 200 and succeeded(answer), answer.whole()
