@@ -157,7 +157,6 @@ class ScopeChallengeMiddleware:
         verifier: TokenVerifier,
         resource: ProtectedResource,
         mcp_path: str = "/mcp",
-        resource_indicator: str | None = None,
         max_body_bytes: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -166,9 +165,6 @@ class ScopeChallengeMiddleware:
         self.verifier = verifier
         self.resource = resource
         self.mcp_path = mcp_path.rstrip("/") or "/"
-        self.resource_indicator = resource_indicator.removesuffix("/") if resource_indicator else None
-        """When set, only tokens issued for this resource (RFC 8707 ``AccessToken.resource``) are accepted,
-        as the server's own ``validate_token_resource`` requires."""
         settings = pipeline.guard.settings
         self.max_body_bytes = max_body_bytes if max_body_bytes is not None else settings.max_body_bytes
         self.claim_scopes = ClaimScopes(settings.claim_scopes)
@@ -247,10 +243,6 @@ class ScopeChallengeMiddleware:
             raise _Refused(Answer.unauthorized(resource_metadata=metadata, scope=self.resource.scopes_supported))
         try:
             token = await self._verify(credentials)
-            if self.resource_indicator is not None:
-                issued_for = getattr(token, "resource", None)
-                if not isinstance(issued_for, str) or issued_for.removesuffix("/") != self.resource_indicator:
-                    raise InvalidTokenError(detail=f"issued for {issued_for!r}, not {self.resource_indicator!r}")
         except InvalidTokenError as err:
             logger.info("fastmcp-scopes: bearer token refused: %s", err.detail or err.description)
             raise _Refused(Answer.invalid_token(err.description, resource_metadata=metadata)) from None
@@ -331,7 +323,6 @@ def protect(
     verifier: TokenVerifier | None,
     resource_url: str | None,
     authorization_servers: Sequence[str] = (),
-    resource_indicator: str | None = None,
     server_hint: str,
 ) -> dict[str, Any]:
     """The options of :class:`ScopeChallengeMiddleware` for one server: its own verifier and resource URL
@@ -360,7 +351,6 @@ def protect(
         "verifier": verifier,
         "resource": ProtectedResource(resource_url, servers, s.scopes_supported),
         "mcp_path": mcp_path,
-        "resource_indicator": resource_indicator,
     }
 
 
