@@ -10,7 +10,7 @@ newer helpers, so the ``fastmcp3`` adapter can use it beside mcp 1.x.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -114,6 +114,29 @@ class FastMCPRegistry:
         else:
             component = await self._get_resource(key) or await _template(self._server, key)
         return await self.primitive(kind, component) if component is not None else None
+
+    async def identified_all(self, kind: Kind, keys: Sequence[str]) -> dict[str, Primitive | None]:
+        """:meth:`identified` for every key of a listing, from one listing of the server's own: a lookup per key
+        goes through fastmcp's transforms and visibility each time. A key several versions share is looked up
+        alone, so that it is the version fastmcp's lookup gives."""
+        server = self._server
+        listed: list[Any]
+        if kind == "tools":
+            listed = list(await server.list_tools(run_middleware=False))
+        elif kind == "prompts":
+            listed = list(await server.list_prompts(run_middleware=False))
+        else:
+            listed = [*await server.list_resources(run_middleware=False)]
+            listed += await server.list_resource_templates(run_middleware=False)
+        by_key: dict[str, list[Any]] = {}
+        for component in listed:
+            by_key.setdefault(_key(kind, component), []).append(component)
+        found: dict[str, Primitive | None] = {}
+        for key in keys:
+            components = by_key.get(key, [])
+            one = len(components) == 1
+            found[key] = await self.primitive(kind, components[0]) if one else await self.identified(kind, key)
+        return found
 
     async def resolve(self, kind: Kind, target: str, operation: Operation) -> Primitive | None:
         version = self._version_of(operation.params)

@@ -56,7 +56,7 @@ def install(guard: ScopeGuard, server: FastMCP[Any]) -> InstallReport:
         raise RuntimeError("a ScopeGuard is already installed on this server")
     found = registry(server)
     pipeline, report = Pipeline.installed(guard, found, required_scopes=getattr(server.auth, "required_scopes", None))
-    hook(server._mcp_server, pipeline, found.identified)
+    hook(server._mcp_server, pipeline, found.identified_all)
     found.conceal()
     server.http_app = guarded_http_app(pipeline, server, server.http_app)  # type: ignore[method-assign]
     return report

@@ -15,6 +15,7 @@ What 1.x lacks (the 2026-07-28 protocol, its ``Mcp-*`` headers and ``cacheScope`
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from mcp.server.fastmcp import FastMCP  # type: ignore[attr-defined,unused-ignore]  # 1.x; checked against 2.x
@@ -55,8 +56,8 @@ def install(guard: ScopeGuard, server: Any) -> InstallReport:
     auth = server.settings.auth
     pipeline, report = Pipeline.installed(guard, found, required_scopes=auth.required_scopes if auth else None)
 
-    async def identify(kind: Kind, key: str) -> Primitive | None:
-        return found.identified(kind, key)
+    async def identify(kind: Kind, keys: Sequence[str]) -> dict[str, Primitive | None]:
+        return {key: found.identified(kind, key) for key in keys}
 
     hook(server._mcp_server, pipeline, identify)
     # FastMCP.read_resource answers a URI its manager does not have with this error (as code 0).
