@@ -339,7 +339,16 @@ class ScopesSettings(BaseSettings):
     def _scopes(cls, value: list[str]) -> list[str]:
         return [validate_scope_token(s) for s in value]
 
-    @field_validator("issuer", "jwks_uri", "resource_url", "graphql_schema", mode="before")
+    @field_validator(
+        "issuer",
+        "jwks_uri",
+        "resource_url",
+        "graphql_schema",
+        "introspection_url",
+        "introspection_client_id",
+        "introspection_client_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # FASTMCP_SCOPES_ISSUER= (empty) means "not set", as it does for the lists.
@@ -466,11 +475,6 @@ class ScopesSettings(BaseSettings):
             file_secret_settings,
             _UnknownPrefixedNames(settings_cls, dotenv_settings, env_settings),
         )
-
-    @field_validator("introspection_url", "introspection_client_id", "introspection_client_secret", mode="before")
-    @classmethod
-    def _introspection_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("introspection_url", mode="after")
     @classmethod
