@@ -114,20 +114,6 @@ class ClaimScopes:
             rules.append(_Rule(path, segments, scopes_of))
         self._rules: tuple[_Rule, ...] = tuple(rules)
 
-    @classmethod
-    def of(cls, mapping: Mapping[str, Mapping[str, Any]]) -> ClaimScopes:
-        """The compiled form of ``mapping`` (a ``ScopesSettings.claim_scopes``), compiled once per mapping object:
-        call it per request with the settings' own mapping."""
-        hit = _COMPILED.get(id(mapping))
-        if hit is not None and hit[0] is mapping:
-            return hit[1]
-        compiled = cls(mapping)
-        if len(_COMPILED) >= _MAX_COMPILED:
-            _COMPILED.pop(next(iter(_COMPILED)))
-        # The mapping is kept alive with its entry, so its id cannot be reused by another object meanwhile.
-        _COMPILED[id(mapping)] = (mapping, compiled)
-        return compiled
-
     def __bool__(self) -> bool:
         return bool(self._rules)
 
@@ -179,7 +165,3 @@ class ClaimScopes:
             )
             return []
         return values
-
-
-_MAX_COMPILED: Final = 64
-_COMPILED: dict[int, tuple[Mapping[str, Mapping[str, Any]], ClaimScopes]] = {}

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,7 +47,6 @@ from fastmcp_scopes.settings import missing_http_settings, missing_http_settings
 from fastmcp_scopes.tokens import JWTVerifier
 
 __all__ = [
-    "ClaimMapping",
     "ProtectedResource",
     "ScopeChallengeMiddleware",
     "VerifiedByServer",
@@ -60,20 +59,14 @@ logger = logging.getLogger("fastmcp_scopes")
 _TRANSPORT = "streamable-http"
 
 
-ClaimMapping = ClaimScopes | Mapping[str, Mapping[str, Any]] | None
-"""``FASTMCP_SCOPES_CLAIM_SCOPES``: the settings' mapping of claim values to scopes, or compiled."""
-
-
-def caller_from_token(token: AccessToken, claim_scopes: ClaimMapping = None) -> Caller:
+def caller_from_token(token: AccessToken, claim_scopes: ClaimScopes | None = None) -> Caller:
     """The audit identity and granted scopes of an SDK ``AccessToken``: its scopes, and those
-    ``claim_scopes`` (``FASTMCP_SCOPES_CLAIM_SCOPES``: the settings' mapping, or compiled) maps its claims to.
+    ``claim_scopes`` (the guard's compiled ``FASTMCP_SCOPES_CLAIM_SCOPES``) maps its claims to.
 
     Works for any ``AccessToken`` that carries its verified claims (``AccessToken.claims``; the SDK's own
     verifiers, ours, fastmcp's): a token without them is granted its scopes only."""
     claims = getattr(token, "claims", None)
     issuer = claims.get("iss") if isinstance(claims, dict) else None
-    if claim_scopes is not None and not isinstance(claim_scopes, ClaimScopes):
-        claim_scopes = ClaimScopes.of(claim_scopes)
     mapped = claim_scopes.scopes(claims) if claim_scopes else frozenset()
     return Caller(
         scopes=frozenset(token.scopes) | mapped,
@@ -167,7 +160,6 @@ class ScopeChallengeMiddleware:
         self.mcp_path = mcp_path.rstrip("/") or "/"
         settings = pipeline.guard.settings
         self.max_body_bytes = max_body_bytes if max_body_bytes is not None else settings.max_body_bytes
-        self.claim_scopes = ClaimScopes(settings.claim_scopes)
         self.clock = clock
         self._metadata = json.dumps(resource.document()).encode()
 
@@ -197,7 +189,7 @@ class ScopeChallengeMiddleware:
         except _Refused as refused:
             await _answer(send, refused.answer)
             return
-        caller = caller_from_token(token, self.claim_scopes)
+        caller = caller_from_token(token, self.pipeline.guard.claim_scopes)
         decision = await self.pipeline.decide(operation, caller, transport=_TRANSPORT)
         if not decision.allowed and decision.outcome != "not_found":  # the server answers "not found" itself
             await _answer(send, Answer.of(decision, resource_metadata=self.resource.metadata_url))

@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastmcp_scopes.challenge import BearerChallenge, format_scope
+from fastmcp_scopes.claims import ClaimScopes
 from fastmcp_scopes.decorators import ScopeDeclaration
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.hierarchy import GrantedScopes, ScopeHierarchy
@@ -169,6 +170,8 @@ class ScopeGuard:
                 "they reach, as a listing, or with the connect layer): configure their scopes with the layers"
             )
         self.hierarchy = ScopeHierarchy(s.hierarchy, s.wildcard_scopes)
+        self.claim_scopes = ClaimScopes(s.claim_scopes)
+        """``FASTMCP_SCOPES_CLAIM_SCOPES``, compiled: the scopes a caller's claims grant, on every path to a caller."""
         connect = Requirement.all_of(*s.connect_scopes)
         self._combined: dict[tuple[str, Requirement], Requirement] = {}
         self._layers = _Layers(

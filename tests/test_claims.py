@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from fastmcp_scopes import ScopeGuard
 from fastmcp_scopes.claims import MAX_CLAIM_VALUES, ClaimScopes, parse_claim_path
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.settings import load_settings
@@ -93,15 +94,14 @@ def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_caller_from_token_maps_the_claims_of_any_access_token() -> None:
     """In-process callers come as the SDK's ``AccessToken`` with their verified claims: the same mapping applies,
-    given the settings' own mapping (compiled once per mapping object)."""
+    the one the guard compiled from its settings."""
     from fastmcp_scopes._compat import AccessToken
     from fastmcp_scopes.http import caller_from_token
 
-    mapping = load_settings(_env_file=None, claim_scopes={"roles": {"agent": ["docs:read"]}}).claim_scopes
+    mapping = ScopeGuard(claim_scopes={"roles": {"agent": ["docs:read"]}}).claim_scopes
     token = AccessToken(token="t", client_id="c", scopes=["own"], claims={"iss": "https://as", "roles": ["agent"]})
     caller = caller_from_token(token, mapping)
     assert caller.scopes == {"own", "docs:read"} and caller.issuer == "https://as"
-    assert ClaimScopes.of(mapping) is ClaimScopes.of(mapping)
     assert caller_from_token(token).scopes == {"own"}
     bare = AccessToken(token="t", client_id="c", scopes=["own"])
     assert caller_from_token(bare, mapping).scopes == {"own"}

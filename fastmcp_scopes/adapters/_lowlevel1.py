@@ -18,7 +18,8 @@ from typing import Any
 
 from fastmcp_scopes._compat import AuthenticatedUser, auth_context_var, mcp_error, types
 from fastmcp_scopes.adapters import annotated_meta
-from fastmcp_scopes.http import ClaimMapping, caller_from_token
+from fastmcp_scopes.claims import ClaimScopes
+from fastmcp_scopes.http import caller_from_token
 from fastmcp_scopes.operation import METHODS, InvalidOperationError, Operation
 from fastmcp_scopes.pipeline import Pipeline, Primitive
 from fastmcp_scopes.policy import Caller, Decision
@@ -85,7 +86,7 @@ class _Guarded(dict[Any, _Handler]):
         super().__setitem__(key, self._wrap(handler))
 
 
-def caller(claim_scopes: ClaimMapping = None) -> Caller | None:
+def caller(claim_scopes: ClaimScopes | None = None) -> Caller | None:
     """The caller of the request being handled: the current HTTP request's user, else the SDK's context."""
     context = request_ctx.get(None)
     request = getattr(context, "request", None)
@@ -120,7 +121,7 @@ def _request(pipeline: Pipeline, identify: Identify, handler: _Handler) -> _Hand
             return await handler(request)
         context = request_ctx.get(None)
         operation = _operation(request, context.request_id if context is not None else None)
-        who = caller(pipeline.guard.settings.claim_scopes)
+        who = caller(pipeline.guard.claim_scopes)
 
         async def proceed() -> Any:
             result = await handler(request)
@@ -140,7 +141,7 @@ def _notification(pipeline: Pipeline, handler: _Handler) -> _Handler:
     async def guarded(notification: Any) -> None:
         await pipeline.run(
             _operation(notification, None),
-            caller(pipeline.guard.settings.claim_scopes),
+            caller(pipeline.guard.claim_scopes),
             lambda: handler(notification),
             _refusal,
         )

@@ -27,8 +27,9 @@ from mcp.shared.exceptions import MCPError
 
 from fastmcp_scopes.adapters import annotated_meta
 from fastmcp_scopes.adapters._fastmcp_common import FastMCPRegistry, guarded_http_app
+from fastmcp_scopes.claims import ClaimScopes
 from fastmcp_scopes.concealment import concealing
-from fastmcp_scopes.http import ClaimMapping, caller_from_token
+from fastmcp_scopes.http import caller_from_token
 from fastmcp_scopes.operation import METHODS, InvalidOperationError, Operation
 from fastmcp_scopes.pipeline import InstallReport, Pipeline
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
@@ -48,7 +49,7 @@ def _error(error: Mapping[str, Any]) -> MCPError:
     return MCPError(**error)
 
 
-def _caller(claim_scopes: ClaimMapping) -> Caller | None:
+def _caller(claim_scopes: ClaimScopes) -> Caller | None:
     token = get_access_token()
     return caller_from_token(token, claim_scopes) if token is not None else None
 
@@ -78,7 +79,7 @@ class _Hook(Middleware):
         complete = mt.CompleteResult.model_validate  # the SDK below gives it its era's envelope
         return await self.pipeline.run(
             _operation(context),
-            _caller(self.pipeline.guard.settings.claim_scopes),
+            _caller(self.pipeline.guard.claim_scopes),
             lambda: call_next(context),
             _error,
             complete,
@@ -88,7 +89,7 @@ class _Hook(Middleware):
         """A typed hook: the decision ``on_message`` handed on, or (a call a tool makes on its caller's behalf)
         a new one; "not found" is answered by fastmcp itself, with the target concealed."""
         operation = _operation(context)
-        decision = await self.pipeline.decide(operation, _caller(self.pipeline.guard.settings.claim_scopes))
+        decision = await self.pipeline.decide(operation, _caller(self.pipeline.guard.claim_scopes))
         if not decision.allowed and decision.outcome != "not_found":
             raise _error(decision.jsonrpc_error())
         with concealing(decision, operation):

@@ -25,8 +25,9 @@ from starlette.applications import Starlette
 
 from fastmcp_scopes.adapters import META_KEY, annotated_meta, private
 from fastmcp_scopes.adapters._sdk import ManagerRegistry, guard_app
+from fastmcp_scopes.claims import ClaimScopes
 from fastmcp_scopes.concealment import concealed
-from fastmcp_scopes.http import ClaimMapping, caller_from_token
+from fastmcp_scopes.http import caller_from_token
 from fastmcp_scopes.operation import METHODS, InvalidOperationError, Operation
 from fastmcp_scopes.pipeline import InstallReport, Pipeline
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
@@ -79,7 +80,7 @@ def _concealing_completions(handler: Any) -> Any:
     return complete
 
 
-def _caller(ctx: ServerRequestContext[Any, Any], claim_scopes: ClaimMapping) -> Caller | None:
+def _caller(ctx: ServerRequestContext[Any, Any], claim_scopes: ClaimScopes) -> Caller | None:
     token = get_access_token()
     if token is None:
         user = getattr(ctx.request, "user", None) if ctx.request is not None else None
@@ -100,7 +101,7 @@ class _Hook:
             operation = Operation.of(ctx.method, ctx.params, ctx.request_id)
         except InvalidOperationError as err:
             raise MCPError(code=err.code, message=err.message) from None
-        caller = _caller(ctx, self.pipeline.guard.settings.claim_scopes)
+        caller = _caller(ctx, self.pipeline.guard.claim_scopes)
 
         async def proceed() -> HandlerResult:
             result = await call_next(ctx)
