@@ -30,7 +30,7 @@ from pydantic import TypeAdapter
 from fastmcp_scopes import ScopeGuard, requires_scopes
 from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer, scoped_client
 
-from ..adapters.hr import add_hr_primitives, scopes_of_table
+from ..adapters.hr import add_hr_primitives, leaves, scopes_of_table
 from .kinds import KINDS, ServerKind
 
 SDK_MAJOR = int(metadata.version("mcp").split(".")[0])
@@ -237,14 +237,6 @@ def unauthenticated_client(target: Any, mode: str) -> Any:
     from mcp.shared.memory import create_connected_server_and_client_session
 
     return create_connected_server_and_client_session(target)
-
-
-def leaves(error: BaseException) -> Iterator[BaseException]:
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            yield from leaves(inner)
-    else:
-        yield error
 
 
 async def in_process(client: Any, method: str, params: dict[str, Any]) -> Answer:

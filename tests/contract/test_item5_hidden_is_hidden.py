@@ -12,21 +12,16 @@ from pydantic import Field
 
 from fastmcp_scopes import requires_scopes
 
-from ..adapters.hr import HIDDEN_AND_UNKNOWN, add_hr_primitives, scopes_of_table
+from ..adapters.hr import HIDDEN_AND_UNKNOWN
 from .conftest import HANDSHAKE, MODERN, Install, ServerKind, skip_unless
+from .conftest import hr as hr_server
 
 Region = Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]
 
 
 def hr(kind: ServerKind, ran: list[str]) -> Any:
-    server = kind.new("hr")
-    add_hr_primitives(server, ran)
-
-    @server.tool()
-    @requires_scopes("db:query", per_call=scopes_of_table)
-    def query(table: str) -> str:
-        ran.append(f"query {table}")
-        return table
+    """The contract's HR server (its per-call ``query`` tool included) and a tool with an ``Mcp-Param`` header."""
+    server = hr_server(kind, ran)
 
     @server.tool()
     @requires_scopes("payroll:run")
