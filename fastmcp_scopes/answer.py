@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastmcp_scopes.challenge import BearerChallenge
+from fastmcp_scopes.challenge import BearerChallenge, ErrorCode
 from fastmcp_scopes.operation import INVALID_REQUEST, InvalidOperationError
 from fastmcp_scopes.policy import Decision
 
@@ -62,19 +62,17 @@ class Answer:
 
     @classmethod
     def invalid_token(cls, description: str, *, resource_metadata: str) -> Answer:
-        challenge = BearerChallenge(
-            error="invalid_token", error_description=description, resource_metadata=resource_metadata
-        )
-        body = {"error": "invalid_token", "error_description": description}
-        return cls(401, body, (("www-authenticate", challenge.render()),))
+        return cls._bearer_error(401, "invalid_token", description, resource_metadata)
 
     @classmethod
     def invalid_request(cls, description: str, *, resource_metadata: str) -> Answer:
-        challenge = BearerChallenge(
-            error="invalid_request", error_description=description, resource_metadata=resource_metadata
-        )
-        body = {"error": "invalid_request", "error_description": description}
-        return cls(400, body, (("www-authenticate", challenge.render()),))
+        return cls._bearer_error(400, "invalid_request", description, resource_metadata)
+
+    @classmethod
+    def _bearer_error(cls, status: int, error: ErrorCode, description: str, resource_metadata: str) -> Answer:
+        challenge = BearerChallenge(error=error, error_description=description, resource_metadata=resource_metadata)
+        body = {"error": error, "error_description": description}
+        return cls(status, body, (("www-authenticate", challenge.render()),))
 
 
 def _jsonrpc_error(request_id: str | int | None, code: int, message: str) -> dict[str, Any]:
