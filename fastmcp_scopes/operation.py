@@ -29,6 +29,7 @@ __all__ = [
     "HEADER_MISMATCH",
     "INVALID_PARAMS",
     "INVALID_REQUEST",
+    "LISTED",
     "METHODS",
     "METHOD_NOT_FOUND",
     "NOT_FOUND_REPLIES",
@@ -80,6 +81,14 @@ METHODS: Mapping[str, MethodRule] = {
 }
 """Every request method the guard lets through, and how it is decided. Notifications need the connect
 layer (they carry no operation and get no answer)."""
+
+LISTED: Mapping[str, tuple[str, str]] = {
+    "tools/list": ("tools", "name"),
+    "prompts/list": ("prompts", "name"),
+    "resources/list": ("resources", "uri"),
+    "resources/templates/list": ("resourceTemplates", "uriTemplate"),
+}
+"""Each listing's result member, and the member of an item that names it (the protocol's spelling)."""
 
 NOT_FOUND_REPLIES: Mapping[str, tuple[Literal["result", "error"], Mapping[str, Any]]] = {
     "completion/complete": ("result", {"completion": {"values": []}}),

@@ -20,7 +20,7 @@ from fastmcp_scopes._compat import AuthenticatedUser, auth_context_var, mcp_erro
 from fastmcp_scopes.adapters import annotated_meta
 from fastmcp_scopes.claims import ClaimScopes
 from fastmcp_scopes.http import caller_from_token
-from fastmcp_scopes.operation import METHODS, InvalidOperationError, Operation
+from fastmcp_scopes.operation import LISTED, METHODS, InvalidOperationError, Operation
 from fastmcp_scopes.pipeline import Pipeline, Primitive
 from fastmcp_scopes.policy import Caller, Decision
 from fastmcp_scopes.settings import Kind
@@ -41,14 +41,6 @@ if not hasattr(_lowlevel_server, "request_ctx"):
     raise ImportError("fastmcp_scopes.adapters._lowlevel1 needs the mcp 1.x low-level server")
 request_ctx: Any = _lowlevel_server.request_ctx
 _ServerResult: Any = types.ServerResult
-
-_LISTED: Mapping[str, tuple[str, str]] = {
-    "tools/list": ("tools", "name"),
-    "prompts/list": ("prompts", "name"),
-    "resources/list": ("resources", "uri"),
-    "resources/templates/list": ("resourceTemplates", "uriTemplate"),
-}
-"""Each listing's result member, and the member of an item that names it."""
 
 
 def hook(lowlevel: Any, pipeline: Pipeline, identify: Identify) -> None:
@@ -125,7 +117,7 @@ def _request(pipeline: Pipeline, identify: Identify, handler: _Handler) -> _Hand
 
         async def proceed() -> Any:
             result = await handler(request)
-            if operation.action != "list" or operation.method not in _LISTED:
+            if operation.action != "list" or operation.method not in LISTED:
                 return result
             decision = await pipeline.decide(operation, who)  # the one handed on: taken once, audited once
             return await _filtered(pipeline, identify, operation.method, result, decision)
@@ -151,7 +143,7 @@ def _notification(pipeline: Pipeline, handler: _Handler) -> _Handler:
 
 async def _filtered(pipeline: Pipeline, identify: Identify, method: str, result: Any, decision: Decision) -> Any:
     listing = getattr(result, "root", result)
-    member, id_key = _LISTED[method]
+    member, id_key = LISTED[method]
     items = getattr(listing, member, None)
     kind = METHODS[method].kind
     if not isinstance(items, list) or kind is None:

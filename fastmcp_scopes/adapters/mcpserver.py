@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -28,7 +27,7 @@ from fastmcp_scopes.adapters._sdk import ManagerRegistry, guard_app
 from fastmcp_scopes.claims import ClaimScopes
 from fastmcp_scopes.concealment import concealed
 from fastmcp_scopes.http import caller_from_token
-from fastmcp_scopes.operation import METHODS, InvalidOperationError, Operation
+from fastmcp_scopes.operation import LISTED, METHODS, InvalidOperationError, Operation
 from fastmcp_scopes.pipeline import InstallReport, Pipeline
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
 from fastmcp_scopes.settings import Kind
@@ -36,14 +35,6 @@ from fastmcp_scopes.settings import Kind
 __all__ = ["DESCRIPTION", "META_KEY", "accepts", "install", "registry"]
 
 DESCRIPTION = "mcp.server.mcpserver.MCPServer (MCP SDK 2.x)"
-
-_LISTED: Mapping[str, tuple[str, str]] = {
-    "tools/list": ("tools", "name"),
-    "prompts/list": ("prompts", "name"),
-    "resources/list": ("resources", "uri"),
-    "resources/templates/list": ("resourceTemplates", "uriTemplate"),
-}
-"""Each listing's result member, and the member of an item that names it."""
 
 
 def _unknown_resource(uri: str) -> Any:
@@ -112,7 +103,7 @@ class _Hook:
         return await self.pipeline.run(operation, caller, proceed, lambda error: MCPError(**error))
 
     def _listed(self, decision: Decision, result: dict[str, Any]) -> dict[str, Any]:
-        member, id_key = _LISTED[decision.method]
+        member, id_key = LISTED[decision.method]
         kind = METHODS[decision.method].kind
         assert kind is not None
         items = result.get(member) or []
