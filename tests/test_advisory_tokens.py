@@ -15,8 +15,8 @@ import pytest
 
 from fastmcp_scopes.errors import InvalidTokenError
 from fastmcp_scopes.testing.authserver import DevAuthorizationServer
-from fastmcp_scopes.testing.forgery import forged_tokens, valid_token
 from fastmcp_scopes.tokens import DESCRIPTIONS, JWTVerifier
+from tests.forgery import forged_tokens, valid_token
 
 AUDIENCE = "https://mcp.example/mcp"
 

@@ -16,7 +16,7 @@ from starlette.routing import Mount
 
 from fastmcp_scopes import ScopeGuard, parse_www_authenticate
 from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer
-from fastmcp_scopes.testing.forgery import forged_tokens
+from tests.forgery import forged_tokens
 
 from .conftest import BASELINE, GRANTABLE, Deployment, build_server, deploy
 from .rpc import ACCEPT, post_rpc, tool_call
