@@ -6,7 +6,7 @@ caller only what its token permits while every call is checked before its handle
 """
 
 from fastmcp_scopes.challenge import BearerChallenge, format_scope, parse_www_authenticate, validate_scope_token
-from fastmcp_scopes.decorators import requires_scopes
+from fastmcp_scopes.decorators import public, requires_scopes
 from fastmcp_scopes.errors import (
     ConfigurationError,
     GraphQLScopeError,
@@ -30,6 +30,7 @@ __all__ = [
     "ScopeGuard",
     "ScopesSettings",
     "authorize",
+    "public",
     "requires_scopes",
     # values
     "Caller",

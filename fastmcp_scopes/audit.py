@@ -139,6 +139,9 @@ def audit_event(decision: Decision, *, now: float, transport: str | None = None)
 
 def _caller_of(decision: Decision) -> dict[str, Any]:
     caller = decision.caller
+    if caller is not None and caller.anonymous:
+        # No token at all, on a server where something is public: named as such, never mistaken for an identity.
+        return {"sub": None, "client_id": None, "iss": None, "anonymous": True}
     return {
         "sub": bounded(caller.subject) if caller else None,
         "client_id": bounded(caller.client_id) if caller else None,

@@ -1,9 +1,13 @@
-"""``@requires_scopes``: declare what a tool, prompt or resource function needs.
+"""``@requires_scopes`` and ``@public``: declare what a tool, prompt or resource function needs.
 
 The decorator only records a :class:`ScopeDeclaration` on the function and returns the *same*
 function, so it works above or below the SDK's ``@mcp.tool()`` / ``@mcp.resource()`` /
 ``@mcp.prompt()`` (which register the function object itself). Stacked decorators AND together.
 Scope tokens are validated here, at decoration time, so a typo stops the import, not a request.
+
+``@public`` records that a primitive needs no token at all (MCP Apps' per-tool authorization: public tools work
+without a token, the OAuth flow starts when a protected one is called). It is a declaration like any other, so it
+cannot be stacked with ``@requires_scopes``: a primitive is public or it needs scopes, never both.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ __all__ = [
     "PerCallRequirement",
     "ScopeDeclaration",
     "declaration_of",
+    "public",
     "requires_scopes",
 ]
 
@@ -61,9 +66,22 @@ class ScopeDeclaration:
     graphql: tuple[GraphQLOperation, ...] = ()
     per_call: tuple[PerCallRequirement, ...] = ()
     """Requirements computed from each call's arguments (``execute_graphql``), ANDed with the rest."""
+    public: bool = False
+    """``@public``: callable without a token (an empty requirement, which nothing else may join)."""
 
     def merge(self, other: ScopeDeclaration, *, where: str | None = None) -> ScopeDeclaration:
-        """AND two declarations (stacked decorators). Each GraphQL operation is kept once."""
+        """AND two declarations (stacked decorators). Each GraphQL operation is kept once.
+
+        Raises:
+            ConfigurationError: one is ``@public`` and the other declares scopes (public means no scope).
+        """
+        if self.public or other.public:
+            if self.public and other.public:
+                return self
+            raise ConfigurationError(
+                f"{where or 'a primitive'} is declared @public and with @requires_scopes: a public primitive "
+                "needs no token, so it cannot need scopes; remove one of the two"
+            )
         operations = tuple(dict.fromkeys(self.graphql + other.graphql))
         per_call = tuple(dict.fromkeys(self.per_call + other.per_call))
         return ScopeDeclaration(self.requirement.combine(other.requirement, where=where), operations, per_call)
@@ -149,3 +167,27 @@ def requires_scopes(
         return fn
 
     return decorate
+
+
+_PUBLIC = ScopeDeclaration(Requirement.none(), public=True)
+
+
+def public(fn: _F) -> _F:
+    """Declare a tool, prompt or resource public: a caller without any token may list and call it, beside
+    protected ones whose call answers ``401`` with the scopes it needs (so the client authorizes then).
+
+    A caller *with* a token is decided as for any primitive that needs no scope of its own (the layered
+    scopes apply). Public is only ever this explicit choice: without it nothing is reachable without a token.
+
+    Raises:
+        ConfigurationError: ``fn`` also carries ``@requires_scopes`` (in either order).
+        TypeError: ``fn`` cannot carry an attribute.
+    """
+    where = getattr(fn, "__qualname__", None) or repr(fn)
+    existing = _recorded_on(fn)
+    declaration = existing.merge(_PUBLIC, where=where) if existing is not None else _PUBLIC
+    try:
+        setattr(fn, DECLARATION_ATTRIBUTE, declaration)
+    except (AttributeError, TypeError) as err:
+        raise TypeError(f"@public cannot annotate {where}: {err}") from err
+    return fn

@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.authentication import AuthCredentials
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastmcp_scopes._compat import AccessToken, AuthenticatedUser, TokenVerifier, auth_context_var
 from fastmcp_scopes._json import loads_unique_names
+from fastmcp_scopes.anonymous import ANONYMOUS
 from fastmcp_scopes.answer import Answer
 from fastmcp_scopes.challenge import BearerChallenge
 from fastmcp_scopes.claims import ClaimScopes
@@ -47,14 +48,20 @@ from fastmcp_scopes.settings import missing_http_settings, missing_http_settings
 from fastmcp_scopes.tokens import JWTVerifier
 
 __all__ = [
+    "ANONYMOUS_STATE",
     "ProtectedResource",
     "ScopeChallengeMiddleware",
     "VerifiedByServer",
+    "admit_anonymous",
     "caller_from_token",
     "protect",
 ]
 
 logger = logging.getLogger("fastmcp_scopes")
+
+ANONYMOUS_STATE = "fastmcp_scopes.anonymous"
+"""The key, in an HTTP request's ASGI ``state``, that marks a request without a token the guard let through (something
+public: :mod:`fastmcp_scopes.anonymous`); only the guard sets it, and only :func:`admit_anonymous` reads it."""
 
 _TRANSPORT = "streamable-http"
 
@@ -162,6 +169,8 @@ class ScopeChallengeMiddleware:
         self.max_body_bytes = max_body_bytes if max_body_bytes is not None else settings.max_body_bytes
         self.clock = clock
         self._metadata = json.dumps(resource.document()).encode()
+        self.anonymous = pipeline.anonymous
+        """Whether a request without a token has an anonymous caller (something is public) instead of a ``401``."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -189,10 +198,18 @@ class ScopeChallengeMiddleware:
         except _Refused as refused:
             await _answer(send, refused.answer)
             return
-        caller = caller_from_token(token, self.pipeline.guard.claim_scopes)
+        caller = caller_from_token(token, self.pipeline.guard.claim_scopes) if token is not None else ANONYMOUS
         decision = await self.pipeline.decide(operation, caller, transport=_TRANSPORT)
         if not decision.allowed and decision.outcome != "not_found":  # the server answers "not found" itself
             await _answer(send, Answer.of(decision, resource_metadata=self.resource.metadata_url))
+            return
+        if token is None:
+            # No identity to hand on: the server's own authentication (if any) left its unauthenticated user, so the
+            # SDK binds a session opened here to no credential, and a token's session stays out of reach.
+            state = {**scope.get("state", {}), HANDED_STATE: (decision, operation), ANONYMOUS_STATE: True}
+            scope = {**scope, "user": UnauthenticatedUser(), "auth": AuthCredentials(), "state": state}
+            with self.pipeline.handing(decision, operation):
+                await self.app(scope, _replay(body, receive) if body is not None else receive, send)
             return
         user = AuthenticatedUser(token)
         handed = {**scope.get("state", {}), HANDED_STATE: (decision, operation)}  # for handlers in another task
@@ -222,9 +239,13 @@ class ScopeChallengeMiddleware:
 
     # -- authentication -----------------------------------------------------------------------------
 
-    async def _authenticate(self, headers: Headers) -> AccessToken:
+    async def _authenticate(self, headers: Headers) -> AccessToken | None:
+        """The verified token; ``None`` for a request without any ``Authorization`` header where something is
+        public (an anonymous caller). A token that is present is verified, never taken for anonymous."""
         metadata = self.resource.metadata_url
         values = headers.getlist("authorization")
+        if not values and self.anonymous:
+            return None
         if not values:
             raise _Refused(Answer.unauthorized(resource_metadata=metadata, scope=self.resource.scopes_supported))
         if len(values) > 1:
@@ -344,6 +365,41 @@ def protect(
         "resource": ProtectedResource(resource_url, servers, s.scopes_supported),
         "mcp_path": mcp_path,
     }
+
+
+def admit_anonymous(app: Any, mcp_path: str) -> None:
+    """Let a request without a token that the guard admitted (``ANONYMOUS_STATE``) pass the server's own
+    authentication on the MCP route of ``app`` (a Starlette app): the SDK's ``RequireAuthMiddleware``, which fastmcp
+    extends, refuses every request without a verified user. Every other request, and every other route, still meets
+    it unchanged. Called when something is public, on the app the guard sits in, so the guard decides each such
+    request first.
+    """
+    path = mcp_path.rstrip("/") or "/"
+    for route in getattr(app, "routes", ()):
+        protected = getattr(route, "app", None)
+        if getattr(route, "path", None) != path or not _requires_auth(protected):
+            continue
+        route.app = _AdmitAnonymous(protected)
+
+
+def _requires_auth(app: object) -> bool:
+    # Duck-typed, for the SDK's RequireAuthMiddleware of either major and fastmcp's subclass of it.
+    return hasattr(app, "required_scopes") and hasattr(app, "app") and not isinstance(app, _AdmitAnonymous)
+
+
+class _AdmitAnonymous:
+    """A server's ``RequireAuthMiddleware``, passed over for the requests the guard admitted without a token."""
+
+    def __init__(self, protected: Any) -> None:
+        self.protected = protected
+        self.required_scopes = protected.required_scopes
+        self.app = protected.app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        admitted = scope.get("state", {}).get(ANONYMOUS_STATE) is True and not isinstance(
+            scope.get("user"), AuthenticatedUser
+        )
+        await (self.app if admitted else self.protected)(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

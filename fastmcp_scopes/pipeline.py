@@ -29,6 +29,7 @@ from difflib import get_close_matches
 from typing import Any, Protocol, TypeVar
 
 from fastmcp_scopes import audit, telemetry
+from fastmcp_scopes.anonymous import ANONYMOUS, PublicPrimitives
 from fastmcp_scopes.concealment import concealing
 from fastmcp_scopes.decorators import ScopeDeclaration
 from fastmcp_scopes.errors import ConfigurationError
@@ -140,6 +141,10 @@ class Pipeline:
         self.registry = registry
         self.clock = clock
         self._own: dict[tuple[Kind, str], tuple[ScopeDeclaration | None, Requirement | None]] = {}
+        self.public = PublicPrimitives(guard.settings)
+        self.anonymous = self.public.configured
+        """Whether something is public, so that a request without a token has an anonymous caller instead of its
+        refusal (:mod:`fastmcp_scopes.anonymous`); set again by :meth:`install_report`."""
 
     @classmethod
     def installed(
@@ -169,7 +174,9 @@ class Pipeline:
         cached = self._own.get(key)
         if cached is not None and cached[0] is primitive.declaration:
             return cached[1]
-        own = self.guard.own_requirement(primitive.kind, primitive.key, primitive.declaration)
+        own = self.public.own_requirement(primitive.kind, primitive.key, primitive.declaration)
+        if own is None:
+            own = self.guard.own_requirement(primitive.kind, primitive.key, primitive.declaration)
         if len(self._own) >= _CACHE_SIZE:
             self._own.clear()  # keys are what the server registers, but servers can register without bound
         self._own[key] = (primitive.declaration, own)
@@ -193,6 +200,7 @@ class Pipeline:
         if undeclared:
             policy = "refused" if self.guard.settings.undeclared == "deny" else "allowed under the layered scopes"
             logger.warning("fastmcp-scopes: no scopes declared for %s (%s)", ", ".join(undeclared), policy)
+        self.anonymous = self.public.check((p.kind, p.key, p.declaration) for p in primitives)
         return InstallReport(undeclared=tuple(undeclared))
 
     # -- deciding -----------------------------------------------------------------------------------
@@ -204,6 +212,10 @@ class Pipeline:
         (:meth:`handing`), or a new one, audited. ``on_behalf``: a handler acts for its caller (:func:`authorize`),
         so a target that does not exist is "not found" here, as a hidden one is."""
         handed = _handed.get()
+        if handed is not None and handed[0].caller is ANONYMOUS:
+            caller = ANONYMOUS  # the HTTP layer found no token: whatever a later layer finds, this request has none
+        elif caller is None and self.anonymous and self.guard.settings.stdio_scopes is None:
+            caller = ANONYMOUS  # in-process or stdio without a token, where something is public
         if handed is not None:
             decision, decided = handed
             # The same request, read by another layer: its method, id (a server may hold it as a string),
@@ -248,7 +260,7 @@ class Pipeline:
                 return result(value)
         elif not decision.allowed:
             raise refusal(decision.jsonrpc_error())
-        reset = _serving.set((self, caller, refusal))
+        reset = _serving.set((self, decision.caller, refusal))  # as decided: an anonymous request stays anonymous
         try:
             with self.handing(decision, operation):
                 if decision.allowed and operation.action == "call" and self.guard.settings.audit:
@@ -327,6 +339,8 @@ class Pipeline:
             _handed.reset(reset)
 
     async def _decide(self, operation: Operation, caller: Caller | None, on_behalf: bool = False) -> Decision:
+        if caller is not None and caller.anonymous:
+            return await self._anonymous(operation, caller)
         guard = self.guard
         request_id = operation.request_id
         if not operation.known and operation.method not in guard.settings.method_scopes:
@@ -372,6 +386,22 @@ class Pipeline:
             visible=True,
         )
 
+    async def _anonymous(self, operation: Operation, caller: Caller) -> Decision:
+        """The decision for a caller without a token (:meth:`PublicPrimitives.decide`), on the primitives a call
+        reaches as the server resolves them."""
+        found: list[Primitive] = []
+        if operation.rule is not None and operation.action == "call" and operation.kind is not None:
+            for target in operation.targets:
+                primitive = await self.registry.resolve(operation.kind, target, operation)
+                if primitive is not None:
+                    found.append(primitive)
+        try:
+            own = self._own_of(found) if found else None
+        except ConfigurationError:
+            own = None
+        reached = [(p.kind, p.key, p.declaration) for p in found]
+        return self.public.decide(self.guard, operation, caller, reached, own)
+
     def _own_of(self, found: list[Primitive]) -> Requirement | None:
         """The AND of every reached primitive's own requirement; ``None`` when one is undeclared and
         undeclared primitives are refused, or when none declares anything."""
@@ -407,6 +437,10 @@ class Pipeline:
         ``_meta`` annotation when everything is listed). An item that cannot be identified, or whose
         requirement cannot be computed, is left out: fail closed."""
         visible = self.guard.visibility(decision.method, decision.granted)
+        # A caller without a token sees only what it may call: the public primitives (with hide_unauthorized=false,
+        # everything declared, as any caller does, each with the scopes it needs).
+        public = self.public.is_public
+        anonymous = decision.caller is not None and decision.caller.anonymous and self.guard.settings.hide_unauthorized
         kept: list[tuple[_T, Requirement | None]] = []
         for item in items:
             primitive = primitive_of(item)
@@ -417,7 +451,7 @@ class Pipeline:
             except ConfigurationError:
                 logger.error("fastmcp-scopes: hiding %s %r: its requirement cannot be computed", *_named(primitive))
                 continue
-            if visible(own):
+            if public(primitive.kind, primitive.key, primitive.declaration) if anonymous else visible(own):
                 kept.append((item, own))
         return kept
 

@@ -68,6 +68,9 @@ class Caller:
     subject: str | None = None
     client_id: str | None = None
     issuer: str | None = None
+    anonymous: bool = False
+    """No token at all, on a server where something is public (:mod:`fastmcp_scopes.anonymous`): it may reach only
+    what is public, and the audit names it as anonymous."""
 
 
 @dataclass(frozen=True, slots=True)

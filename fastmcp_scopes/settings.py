@@ -282,6 +282,14 @@ class ScopesSettings(BaseSettings):
     """Request methods the guard does not know (an extension's ``tasks/get``, a server's own method), let
     through with these scopes and the connect layer: ``{"tasks/get": ["tasks:read"]}`` (shapes as
     ``tool_scopes``). Every other unknown method is refused: it may reach code the guard cannot see into."""
+    public_tools: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Tools callable without a token, beside protected ones (as ``@public``): names, JSON or comma/space
+    separated. A caller without a token may then initialize, list (public ones only) and call them."""
+    public_prompts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Prompts reachable without a token (as ``public_tools``)."""
+    public_resources: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Resources and resource templates readable without a token: URIs and URI templates, as listed (a JSON
+    list where one holds a comma)."""
     hierarchy: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
     """Scope implications: ``{"employees:write": ["employees:read"], "admin": ["*"]}``."""
     wildcard_scopes: _Scopes = Field(default_factory=list)
@@ -450,6 +458,14 @@ class ScopesSettings(BaseSettings):
         if not isinstance(value, dict):
             raise ValueError('expected a JSON object {"method": "scope" | ["a", "b"] | [["a"], ["b"]]}')
         return {name: _tool_requirement(name, spec, what="method") for name, spec in value.items()}
+
+    @field_validator("public_tools", "public_prompts", "public_resources", mode="before")
+    @classmethod
+    def _public(cls, value: Any) -> Any:
+        value = _split(value if value is not None else [])
+        if not isinstance(value, list) or not all(isinstance(name, str) and name.strip() for name in value):
+            raise ValueError('expected names: ["search", "about"] or "search, about"')
+        return value
 
     @field_serializer("tool_scopes", "method_scopes")
     def _dump_tool_scopes(self, value: dict[str, Requirement]) -> dict[str, list[list[str]]]:

@@ -22,7 +22,7 @@ from starlette.middleware import Middleware as ASGIMiddleware
 from fastmcp_scopes.concealment import unless_concealed
 from fastmcp_scopes.decorators import ScopeDeclaration, declaration_of
 from fastmcp_scopes.errors import ConfigurationError
-from fastmcp_scopes.http import ScopeChallengeMiddleware, VerifiedByServer, protect
+from fastmcp_scopes.http import ScopeChallengeMiddleware, VerifiedByServer, admit_anonymous, protect
 from fastmcp_scopes.operation import Operation
 from fastmcp_scopes.pipeline import Pipeline, Primitive
 from fastmcp_scopes.settings import Kind
@@ -190,6 +190,9 @@ def guarded_http_app(pipeline: Pipeline, server: FastMCP[Any], http_app: Callabl
             server_hint="give the FastMCP server an auth= provider with a base_url instead",
         )
         ours = ASGIMiddleware(ScopeChallengeMiddleware, **options_)
-        return http_app(path=path, middleware=[*(middleware or []), ours], **options)
+        app = http_app(path=path, middleware=[*(middleware or []), ours], **options)
+        if pipeline.anonymous:  # something is public: the guard decides requests without a token, not the provider
+            admit_anonymous(app, mcp_path)
+        return app
 
     return guarded

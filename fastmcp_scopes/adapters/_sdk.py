@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 
 from fastmcp_scopes.concealment import unless_concealed
 from fastmcp_scopes.decorators import declaration_of
-from fastmcp_scopes.http import ScopeChallengeMiddleware, VerifiedByServer, protect
+from fastmcp_scopes.http import ScopeChallengeMiddleware, VerifiedByServer, admit_anonymous, protect
 from fastmcp_scopes.operation import Operation
 from fastmcp_scopes.pipeline import Pipeline, Primitive
 from fastmcp_scopes.settings import Kind
@@ -112,4 +112,6 @@ def guard_app(pipeline: Pipeline, server: Any, app: Starlette, mcp_path: str) ->
         server_hint="give the server token_verifier= and AuthSettings(resource_server_url=...) instead",
     )
     app.user_middleware.append(Middleware(ScopeChallengeMiddleware, **guarded))  # last: innermost
+    if pipeline.anonymous:  # something is public: the guard decides requests without a token, not the SDK's auth
+        admit_anonymous(app, mcp_path)
     return app
