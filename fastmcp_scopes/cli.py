@@ -1,4 +1,4 @@
-"""``fastmcp-scopes``: inspect what scopes things need, from the command line.
+"""``fastmcp-scopes``: inspect what scopes things need, from the command line (also ``python -m fastmcp_scopes``).
 
 Subcommands:
 
@@ -6,30 +6,40 @@ Subcommands:
   them), the alternatives of its requirement and the schema elements that impose each scope, as a table,
   or with ``--json`` as one object keyed by operation name.
 
-- ``server MODULE:ATTRIBUTE``: for each tool, prompt and resource of an MCP SDK ``MCPServer``, its own
-  requirement and what a call needs with the layered scopes (settings from ``FASTMCP_SCOPES_*``).
+- ``server MODULE:ATTRIBUTE`` (or ``FILE.py:ATTRIBUTE``): for each tool, prompt and resource of a server of any
+  supported lineage (the MCP SDK's ``FastMCP`` and ``MCPServer``, fastmcp 3.x and 4.x), each alternative of its
+  own requirement and what a call needs through that alternative with the layered scopes (settings from
+  ``FASTMCP_SCOPES_*``). The module is imported, never run: one that starts its server at import is refused
+  with an explanation (:mod:`fastmcp_scopes.target`).
 
 - ``audit FILE``: read a JSON-lines audit log (``-`` for standard input) and print denials and step-ups per
   primitive and per caller, the scopes most often missing, and calls that failed after they were allowed;
   ``--json`` for one object, ``--top N`` to list more or fewer rows.
 
-Exit status: 0 on success, 1 when the schema or an operation cannot yield a requirement, or an audit log
-cannot be read or holds no audit event (the error goes to stderr), 2 for usage errors.
+``--version`` prints the installed version.
+
+Exit status: 0 on success; 1 when the schema or an operation cannot yield a requirement, a server's settings or
+declarations cannot be resolved, or an audit log cannot be read or holds no audit event (the error goes to
+stderr), and when standard output is closed early (``| head``: Python's own status for a broken pipe, without
+its traceback); 2 for usage errors: arguments, and a server target that is not ``MODULE:ATTRIBUTE``, does not
+import, runs its server when imported, or is not a server; 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
 from fastmcp_scopes.errors import ConfigurationError
-from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES
+from fastmcp_scopes.requirements import DEFAULT_MAX_ALTERNATIVES, Requirement
+from fastmcp_scopes.target import TargetError, load_target
 
 __all__ = ["build_parser", "main"]
 
@@ -39,6 +49,7 @@ _Command = Callable[[argparse.Namespace, TextIO, TextIO], int]
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one subparser per subcommand, each setting ``command`` to its handler."""
     parser = argparse.ArgumentParser(prog="fastmcp-scopes", description="Per-tool OAuth scopes for MCP servers.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subcommands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
 
     graphql = subcommands.add_parser(
@@ -76,9 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     server = subcommands.add_parser(
         "server",
         help="print the scopes each tool, prompt and resource of a server needs",
-        description="Import an MCPServer and print its scope table (settings from FASTMCP_SCOPES_*).",
+        description="Import a server (MCP SDK FastMCP or MCPServer, fastmcp 3.x or 4.x) without running it and "
+        "print its scope table (settings from FASTMCP_SCOPES_*).",
     )
-    server.add_argument("target", metavar="MODULE:ATTRIBUTE", help="where the server is, e.g. app.server:mcp")
+    server.add_argument(
+        "target", metavar="MODULE:ATTRIBUTE", help="where the server is: app.server:mcp, or path/to/server.py:mcp"
+    )
     server.add_argument("--json", action="store_true", help="print one JSON object keyed by kind and name")
     server.set_defaults(command=_server)
 
@@ -102,10 +116,39 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     arguments = build_parser().parse_args(argv)
     command: _Command = arguments.command
     try:
-        return command(arguments, out, err)
+        status = command(arguments, out, err)
+        out.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return status
+    except BrokenPipeError:
+        # The reader (``| head``) has what it wanted. As the signal module's documentation advises: the rest of
+        # the output goes nowhere, so that the interpreter's final flush cannot fail again, and exit 1 quietly.
+        _discard_stdout(out)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except TargetError as error:
+        print(f"fastmcp-scopes {arguments.subcommand}: error: {error}", file=err)
+        return 2
     except ConfigurationError as error:
         print(f"fastmcp-scopes: error: {error}", file=err)
         return 1
+
+
+def _version() -> str:
+    try:
+        return version("fastmcp-scopes")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
+def _discard_stdout(out: TextIO) -> None:
+    try:
+        descriptor = out.fileno()
+    except (OSError, ValueError):
+        return  # not a file (a test's buffer): nothing will flush it at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 def _graphql(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -144,44 +187,62 @@ def _server(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from fastmcp_scopes.pipeline import Pipeline
     from fastmcp_scopes.policy import ScopeGuard, adapter_for
 
-    module_name, _, attribute = arguments.target.partition(":")
-    if not module_name or not attribute:
-        raise ConfigurationError(f"expected MODULE:ATTRIBUTE, got {arguments.target!r}")
-    sys.path.insert(0, str(Path.cwd()))
-    try:
-        server = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as error:
-        raise ConfigurationError(f"cannot load {arguments.target!r}: {error}") from error
+    server = load_target(arguments.target, _guardable)
     guard = ScopeGuard()
-    call_methods = {"tools": "tools/call", "prompts": "prompts/get", "resources": "resources/read"}
-    rows: dict[str, dict[str, Any]] = {}
-    try:
-        registry = adapter_for(server).registry(server)
-    except TypeError as error:
-        raise ConfigurationError(str(error)) from None
+    registry = adapter_for(server).registry(server)
     pipeline = Pipeline(guard, registry)
+    refused = guard.settings.undeclared == "deny"
+    cap = guard.settings.max_alternatives
+    json_rows: dict[str, dict[str, Any]] = {}
+    lines: list[tuple[str, str, str, str]] = []
     for primitive in registry.primitives():
-        kind, own = primitive.kind, pipeline.requirement(primitive)
-        layers = guard.layer_requirement(call_methods[kind])
-        call = layers if own is None else layers.combine(own, cap=guard.settings.max_alternatives)
-        rows[f"{kind}:{primitive.key}"] = {
+        key, own = f"{primitive.kind}:{primitive.key}", pipeline.requirement(primitive)
+        layers = guard.layer_requirement(_CALL_METHODS[primitive.kind])
+        call = layers if own is None else layers.combine(own, cap=cap)
+        json_rows[key] = {
             "declared": own is not None,
             "own": own.to_json() if own is not None else None,
-            "call": call.to_json(),
+            "call": None if own is None and refused else call.to_json(),
         }
+        # One row per alternative of the primitive's own, beside what a call needs through that alternative:
+        # the layers ANDed with it alone. The minimal ``call`` of the JSON can have fewer alternatives, in
+        # another order, so its n-th alternative is not the n-th own one's.
+        for number, alternative in enumerate(own.alternatives if own is not None else (None,), start=1):
+            if alternative is None:
+                shown, needs = "(undeclared)", ["(refused: FASTMCP_SCOPES_UNDECLARED=deny)"] if refused else None
+            else:
+                shown, needs = _scopes(alternative), None
+            if needs is None:
+                through = layers if alternative is None else layers.combine(Requirement((alternative,)), cap=cap)
+                needs = [_scopes(a) for a in through.alternatives]
+            for index, need in enumerate(needs):
+                first = index == 0
+                lines.append(
+                    (key if first and number == 1 else "", str(number) if first else "", shown if first else "", need)
+                )
     if arguments.json:
-        json.dump(rows, out, indent=2)
+        json.dump(json_rows, out, indent=2)
         out.write("\n")
         return 0
-    header = ("PRIMITIVE", "ALT", "OWN SCOPES", "A CALL NEEDS")
-    lines: list[tuple[str, str, str, str]] = []
-    for key, row in rows.items():
-        own_alternatives = row["own"] or [["(undeclared)"]]
-        for number, alternative in enumerate(own_alternatives, start=1):
-            needs = " ".join(row["call"][number - 1]) if number <= len(row["call"]) else ""
-            lines.append((key if number == 1 else "", str(number), " ".join(alternative) or "(no scope)", needs))
-    out.write(_columns(header, lines))
+    out.write(_columns(("PRIMITIVE", "ALT", "OWN SCOPES", "A CALL NEEDS"), lines))
     return 0
+
+
+_CALL_METHODS = {"tools": "tools/call", "prompts": "prompts/get", "resources": "resources/read"}
+
+
+def _scopes(alternative: frozenset[str]) -> str:
+    return " ".join(sorted(alternative)) or "(no scope)"
+
+
+def _guardable(value: object) -> bool:
+    from fastmcp_scopes.policy import adapter_for
+
+    try:
+        adapter_for(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _audit(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
