@@ -5,6 +5,7 @@ to exactly the scope it needs.
     python -m examples.employees --replacing     # a client that replaces its scopes: the loop, stopped
     FASTMCP_SCOPES_SCOPE_CHALLENGE_INCLUDE_TOKEN_SCOPES=true python -m examples.employees --replacing
     python -m examples.employees --serve         # keep both servers running for another MCP client
+    python -m examples.employees --clients       # the task with each installed real MCP client: one table
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m examples.employees", description=__doc__.splitlines()[0])
     parser.add_argument("--replacing", action="store_true", help="use a client that replaces its scopes on a 403")
     parser.add_argument("--serve", action="store_true", help="keep the servers running for another MCP client")
+    parser.add_argument("--clients", action="store_true", help="run the task with each installed MCP client")
     parser.add_argument("--no-color", action="store_true", help="plain output")
     return parser.parse_args(argv)
 
@@ -188,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The trace tells the story; the libraries' own request logs and the audit log would repeat it.
     for name in ("httpx2", "mcp", "client", "fastmcp_scopes", "uvicorn"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    if args.clients:
+        from examples.employees.clients import main as clients  # starts node and other Pythons: only when asked
+
+        return clients(["--no-color"] if args.no_color else [])
     if args.serve:
         with suppress(KeyboardInterrupt):
             anyio.run(serve, sys.stdout)
