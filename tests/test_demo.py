@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx2
+import jwt
 import pytest
 from mcp import Client
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
@@ -68,6 +70,44 @@ async def test_including_token_scopes_ends_the_loop(monkeypatch: pytest.MonkeyPa
     assert challenge["scope"] == " ".join(sorted([*BASELINE, "employees:write"]))
 
 
+def demo_process(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args, "--no-color"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("FASTMCP_SCOPES_")}, **env},
+    )
+
+
+INCLUDE = {"FASTMCP_SCOPES_SCOPE_CHALLENGE_INCLUDE_TOKEN_SCOPES": "true"}
+MODES = {
+    # mode: (command, environment, whether the story succeeds)
+    "replacing": (["examples.employees", "--replacing"], {}, False),
+    "replacing, token scopes included": (["examples.employees", "--replacing"], INCLUDE, True),
+    "lineage": (["examples.employees.lineages", "--server", "sdk2", "--server-python", sys.executable], {}, True),
+    "lineage, replacing": (
+        ["examples.employees.lineages", "--server", "sdk2", "--server-python", sys.executable, "--replacing"],
+        {},
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_exit_status_says_whether_the_story_succeeded(mode: str) -> None:
+    command, env, succeeds = MODES[mode]
+
+    done = demo_process(*command, **env)
+
+    assert "Traceback" not in done.stderr
+    assert ("Done: the task completed" in done.stdout) is succeeds, done.stdout
+    assert ("stopped after" in done.stdout) is not succeeds, done.stdout
+    assert done.returncode == (0 if succeeds else 1), done.stdout + done.stderr
+
+
 def test_the_readme_command_prints_the_trace() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "examples.employees", "--no-color"],
@@ -94,7 +134,7 @@ async def test_serve_keeps_the_servers_up_for_another_client() -> None:
     try:
         assert process.stdout is not None
         lines: dict[str, str] = {}
-        while "client secret" not in lines:
+        while "grantable scopes" not in lines:
             line = process.stdout.readline()
             assert line, "--serve exited early"
             label, _, value = line.strip().rpartition("  ")
@@ -113,6 +153,22 @@ async def test_serve_keeps_the_servers_up_for_another_client() -> None:
             result = await client.call_tool("get_employees", {})
         assert result.is_error is False
         assert "Ada" in str(result.structured_content)
+
+        # What the printed lines promise, by hand as another client (or curl) would do it.
+        assert lines["resource"] == lines["MCP server"]
+        credentials = (lines["client id"], lines["client secret"])
+        form = {"grant_type": "client_credentials", "scope": " ".join(BASELINE)}
+        async with httpx2.AsyncClient(timeout=30) as http:
+            without = await http.post(lines["token endpoint"], data=form, auth=credentials)
+            issued = await http.post(
+                lines["token endpoint"], data={**form, "resource": lines["resource"]}, auth=credentials
+            )
+            keys = (await http.get(lines["JWKS URI"])).json()
+        assert (without.status_code, without.json()["error"]) == (400, "invalid_target")
+        token = issued.json()["access_token"]
+        key = jwt.PyJWKSet.from_dict(keys)[jwt.get_unverified_header(token)["kid"]]
+        claims = jwt.decode(token, key, algorithms=["RS256"], audience=lines["resource"])
+        assert claims["iss"] == lines["authorization server"]
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -5,6 +5,9 @@ to exactly the scope it needs.
     python -m examples.employees --replacing     # a client that replaces its scopes: the loop, stopped
     FASTMCP_SCOPES_SCOPE_CHALLENGE_INCLUDE_TOKEN_SCOPES=true python -m examples.employees --replacing
     python -m examples.employees --serve         # keep both servers running for another MCP client
+
+Exit status: 0 when the agent's task completed, 1 when it did not (with ``--replacing`` and challenges that name
+only the operation's scopes, the loop is stopped and the task is not done), 2 for usage errors.
     python -m examples.employees --clients       # the task with each installed real MCP client: one table
 """
 
@@ -176,12 +179,23 @@ async def serve(out: TextIO) -> None:
             ("MCP server", deployment.mcp_url),
             ("authorization server", deployment.auth.issuer),
             ("token endpoint", deployment.auth.token_endpoint),
+            ("JWKS URI", deployment.auth.jwks_uri),
+            ("resource", deployment.mcp_url),
             ("client id", client.client_id),
             ("client secret", client.client_secret),
             ("grantable scopes", " ".join(GRANTABLE)),
         ):
             print(f"  {label:<22}{value}", file=out)
-        print("  Dynamic client registration is open too, for clients that register themselves.", file=out, flush=True)
+        # Without resource= the token endpoint answers invalid_target: the token's aud is the resource asked
+        # for (RFC 8707), and the MCP server accepts only tokens issued for itself.
+        print(
+            "  Token requests must name the MCP server as resource= (RFC 8707): it becomes the token's audience.\n"
+            f"    curl -u {client.client_id}:{client.client_secret} -d grant_type=client_credentials "
+            f"-d resource={deployment.mcp_url} -d 'scope={' '.join(GRANTABLE[:4])}' {deployment.auth.token_endpoint}\n"
+            "  Dynamic client registration is open too, for clients that register themselves.",
+            file=out,
+            flush=True,
+        )
         await anyio.to_thread.run_sync(threading.Event().wait, abandon_on_cancel=True)
 
 
@@ -200,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     color = not args.no_color and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     completed = anyio.run(lambda: demo(replacing=args.replacing, emit=Trace(sys.stdout, color=color)))
-    return 0 if completed or args.replacing else 1
+    return 0 if completed else 1  # whether the story succeeded: a stopped loop did not complete the task
 
 
 __all__ = ["MAX_REAUTHORIZATIONS", "demo", "main"]
