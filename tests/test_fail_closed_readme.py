@@ -61,3 +61,52 @@ def test_the_use_snippet_runs_as_written(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert refused.headers["www-authenticate"] == (
         'Bearer resource_metadata="http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp"'
     )
+
+
+class _OneTokenVerifier:
+    """A verifier of the server's own, as the start-up error's hint says to give one."""
+
+    async def verify_token(self, token: str) -> Any:
+        from fastmcp_scopes._compat import AccessToken
+
+        if token != "known":
+            return None
+        return AccessToken(token=token, client_id="c", scopes=[], resource="http://127.0.0.1:8000/mcp", subject="s")
+
+
+def test_the_start_up_error_points_where_a_token_verifier_goes_and_that_place_takes_one(tmp_path: Path) -> None:
+    from mcp.server.auth.settings import AuthSettings
+    from pydantic import AnyHttpUrl
+
+    from fastmcp_scopes import ConfigurationError, ScopeGuard
+
+    bare = MCPServer("employees")
+    ScopeGuard(_env_file=None).install(bare)
+    with pytest.raises(ConfigurationError) as stopped:
+        bare.streamable_http_app()
+    hint = str(stopped.value).splitlines()[-1]
+    assert hint == "or give the server token_verifier= and AuthSettings(resource_server_url=...) instead"
+
+    with pytest.raises(ConfigurationError, match="unknown option token_verifier="):
+        ScopeGuard(_env_file=None, token_verifier=_OneTokenVerifier())  # not the guard's: the hint must not say so
+
+    followed = MCPServer(
+        "employees",
+        token_verifier=_OneTokenVerifier(),
+        auth=AuthSettings(
+            issuer_url=AnyHttpUrl("https://auth.example.com"),
+            resource_server_url=AnyHttpUrl("http://127.0.0.1:8000/mcp"),
+            validate_token_resource=True,
+        ),
+    )
+    ScopeGuard(_env_file=None).install(followed)
+    with LoopbackServer(followed.streamable_http_app(), lifespan="on") as base:
+        headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+        known = httpx2.post(
+            f"{base}/mcp", content=json.dumps(INITIALIZE).encode(), headers={**headers, "authorization": "Bearer known"}
+        )
+        unknown = httpx2.post(
+            f"{base}/mcp", content=json.dumps(INITIALIZE).encode(), headers={**headers, "authorization": "Bearer x"}
+        )
+    assert known.status_code == 200, known.text
+    assert unknown.status_code == 401
