@@ -20,6 +20,7 @@ from fastmcp_scopes.errors import (
 from fastmcp_scopes.hierarchy import GrantedScopes, ScopeHierarchy
 from fastmcp_scopes.pipeline import authorize
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
+from fastmcp_scopes.policy_hook import PolicyDenial, PolicyOperation
 from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import ScopesSettings
 
@@ -32,6 +33,9 @@ __all__ = [
     "authorize",
     "public",
     "requires_scopes",
+    # the deny-only policy hook
+    "PolicyDenial",
+    "PolicyOperation",
     # values
     "Caller",
     "Decision",

@@ -21,7 +21,14 @@ from fastmcp_scopes.policy import Decision
 
 __all__ = ["Answer"]
 
-_STATUS = {"insufficient_scope": 403, "unauthenticated": 401, "invalid_params": 400, "method_not_found": 200}
+# policy_denied: 403 without a challenge (RFC 9110 §15.5.4); no scope would lift it, so none is asked for.
+_STATUS = {
+    "insufficient_scope": 403,
+    "unauthenticated": 401,
+    "invalid_params": 400,
+    "method_not_found": 200,
+    "policy_denied": 403,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,8 +120,9 @@ def _bounded_scopes(scopes: frozenset[str]) -> list[str]:
 
 
 def audit_event(decision: Decision, *, now: float, transport: str | None = None) -> dict[str, Any]:
-    """The JSON-ready event for ``decision`` at wall-clock time ``now`` (seconds since the epoch)."""
-    return {
+    """The JSON-ready event for ``decision`` at wall-clock time ``now`` (seconds since the epoch); a refusal by
+    the policy hook adds its ``reason``."""
+    event: dict[str, Any] = {
         "event": "decision",
         "time": _iso(now),
         "method": bounded(decision.method),
@@ -135,6 +136,9 @@ def audit_event(decision: Decision, *, now: float, transport: str | None = None)
         "request_id": bounded(decision.request_id),
         "transport": transport,
     }
+    if decision.reason is not None:
+        event["reason"] = bounded(decision.reason)
+    return event
 
 
 def _caller_of(decision: Decision) -> dict[str, Any]:

@@ -80,6 +80,7 @@ def caller_from_token(token: AccessToken, claim_scopes: ClaimScopes | None = Non
         subject=token.subject,
         client_id=token.client_id,
         issuer=str(issuer) if issuer is not None else None,
+        claims=claims if isinstance(claims, dict) else None,
     )
 
 

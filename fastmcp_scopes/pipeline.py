@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any, Protocol, TypeVar
 
@@ -35,6 +35,7 @@ from fastmcp_scopes.decorators import ScopeDeclaration
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.operation import INVALID_PARAMS, NOT_FOUND_REPLIES, Operation
 from fastmcp_scopes.policy import Caller, Decision, ScopeGuard
+from fastmcp_scopes.policy_hook import PolicyCheck, PolicyOperation, annotations_of
 from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import Kind
 
@@ -62,6 +63,8 @@ class Primitive:
     key: str
     """Its identity in listings and ``FASTMCP_SCOPES_TOOL_SCOPES``: a name, a URI, or a URI template."""
     declaration: ScopeDeclaration | None
+    annotations: Any = field(default=None, compare=False)
+    """Its annotations as the server holds them (``ToolAnnotations``, ...), for the policy hook."""
 
 
 class Registry(Protocol):
@@ -141,6 +144,18 @@ class Pipeline:
         self.registry = registry
         self.clock = clock
         self._own: dict[tuple[Kind, str], tuple[ScopeDeclaration | None, Requirement | None]] = {}
+        s = guard.settings
+        self.policy = (
+            None
+            if guard.policy_hook is None
+            else PolicyCheck(
+                guard.policy_hook,
+                timeout=s.policy_hook_timeout,
+                cache_seconds=s.policy_cache_seconds,
+                cache_size=s.policy_cache_size,
+            )
+        )
+        """The guard's deny-only hook, asked once a call's scopes allow it (``None``: no hook)."""
         self.public = PublicPrimitives(guard.settings)
         self.anonymous = self.public.configured
         """Whether something is public, so that a request without a token has an anonymous caller instead of its
@@ -349,10 +364,12 @@ class Pipeline:
             return guard.decide(operation.method, caller=caller, request_id=request_id)
         kind, name = operation.kind, operation.name
         found: list[Primitive] = []
+        reached: list[str] = []
         for target in operation.targets:
             primitive = await self.registry.resolve(kind, target, operation)
             if primitive is not None:
                 found.append(primitive)
+                reached.append(target)
         try:
             own = self._own_of(found)
         except ConfigurationError:
@@ -366,7 +383,7 @@ class Pipeline:
         )
         per_call = [p.declaration for p in found if p.declaration is not None and p.declaration.per_call]
         if not decision.allowed or not per_call or operation.method not in _PER_CALL_METHODS or own is None:
-            return decision
+            return await self._policy(decision, operation, found, reached)
         # Only now, with the static requirement met, is the caller's input analysed: off the event loop,
         # so an expensive argument stalls no other request, and any failure is a refusal.
         try:
@@ -375,7 +392,7 @@ class Pipeline:
             logger.warning("fastmcp-scopes: no per-call requirement for %s %r", kind[:-1], name, exc_info=True)
             return guard.refuse("invalid_params", operation.method, caller=caller, name=name, request_id=request_id)
         # The caller can list this primitive now: a per-call refusal asks for the step-up, it does not hide it.
-        return guard.decide(
+        decision = guard.decide(
             operation.method,
             caller=caller,
             name=name,
@@ -385,22 +402,49 @@ class Pipeline:
             request_id=request_id,
             visible=True,
         )
+        return await self._policy(decision, operation, found, reached)
 
     async def _anonymous(self, operation: Operation, caller: Caller) -> Decision:
         """The decision for a caller without a token (:meth:`PublicPrimitives.decide`), on the primitives a call
         reaches as the server resolves them."""
         found: list[Primitive] = []
+        targets: list[str] = []
         if operation.rule is not None and operation.action == "call" and operation.kind is not None:
             for target in operation.targets:
                 primitive = await self.registry.resolve(operation.kind, target, operation)
                 if primitive is not None:
                     found.append(primitive)
+                    targets.append(target)
         try:
             own = self._own_of(found) if found else None
         except ConfigurationError:
             own = None
         reached = [(p.kind, p.key, p.declaration) for p in found]
-        return self.public.decide(self.guard, operation, caller, reached, own)
+        decision = self.public.decide(self.guard, operation, caller, reached, own)
+        return await self._policy(decision, operation, found, targets)  # a public call is asked about too
+
+    async def _policy(
+        self, decision: Decision, operation: Operation, found: list[Primitive], reached: list[str]
+    ) -> Decision:
+        """``decision``, or its refusal by the policy hook, asked only when the scopes allow, about each canonical
+        primitive the request reaches (:mod:`fastmcp_scopes.policy_hook`)."""
+        if self.policy is None or not decision.allowed or not found:
+            return decision
+        asked = []
+        for primitive, target in zip(found, reached, strict=True):
+            own = self.requirement(primitive)
+            asked.append(
+                PolicyOperation(
+                    method=operation.method,
+                    kind=primitive.kind,
+                    name=primitive.key,
+                    target=target,
+                    scopes=tuple(tuple(a) for a in own.to_json()) if own is not None else (),
+                    annotations=annotations_of(primitive.annotations),
+                    arguments=operation.arguments,
+                )
+            )
+        return await self.policy.decide(decision, asked)
 
     def _own_of(self, found: list[Primitive]) -> Requirement | None:
         """The AND of every reached primitive's own requirement; ``None`` when one is undeclared and

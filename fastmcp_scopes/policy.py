@@ -13,7 +13,7 @@ step-up covers the whole operation (MCP authorization, 2026-07-28).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,6 +23,7 @@ from fastmcp_scopes.decorators import ScopeDeclaration
 from fastmcp_scopes.errors import ConfigurationError
 from fastmcp_scopes.hierarchy import GrantedScopes, ScopeHierarchy
 from fastmcp_scopes.operation import INVALID_PARAMS, METHOD_NOT_FOUND, METHODS, Action
+from fastmcp_scopes.policy_hook import PolicyHook, import_hook
 from fastmcp_scopes.requirements import Requirement
 from fastmcp_scopes.settings import KINDS, Kind, ScopesSettings, load_settings
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ADAPTERS_GROUP",
     "INSUFFICIENT_SCOPE",
+    "POLICY_DENIED",
     "UNAUTHENTICATED",
     "Action",
     "Caller",
@@ -47,11 +49,15 @@ INSUFFICIENT_SCOPE = -32003
 clear of the SDK's -32000/-32001 and the retired -32002."""
 UNAUTHENTICATED = -32004
 """JSON-RPC code of a refusal for want of an access token (stdio and in-process callers)."""
+POLICY_DENIED = -32005
+"""JSON-RPC code of a refusal by the policy hook (:mod:`fastmcp_scopes.policy_hook`): no scope would lift it."""
 
 ADAPTERS_GROUP = "fastmcp_scopes.adapters"
 """The entry-point group through which server adapters make themselves known to :meth:`ScopeGuard.install`."""
 
-Outcome = Literal["allow", "insufficient_scope", "not_found", "unauthenticated", "invalid_params", "method_not_found"]
+Outcome = Literal[
+    "allow", "insufficient_scope", "not_found", "unauthenticated", "invalid_params", "method_not_found", "policy_denied"
+]
 
 _FIXED_ERRORS: Mapping[str, tuple[int, str]] = {
     "invalid_params": (INVALID_PARAMS, "Invalid arguments: no scope requirement can be computed"),
@@ -68,6 +74,8 @@ class Caller:
     subject: str | None = None
     client_id: str | None = None
     issuer: str | None = None
+    claims: Mapping[str, Any] | None = field(default=None, compare=False)
+    """The verified token's claims, for the policy hook (never compared: the identity above is the caller's)."""
     anonymous: bool = False
     """No token at all, on a server where something is public (:mod:`fastmcp_scopes.anonymous`): it may reach only
     what is public, and the audit names it as anonymous."""
@@ -91,6 +99,8 @@ class Decision:
     when configured), sorted."""
     caller: Caller | None = None
     request_id: str | int | None = None
+    reason: str | None = None
+    """Why the policy hook refused (outcome ``policy_denied``): shown to the client and audited."""
 
     @property
     def allowed(self) -> bool:
@@ -105,6 +115,8 @@ class Decision:
             return "Not found"
         if self.outcome == "allow":
             return "Allowed"
+        if self.outcome == "policy_denied":
+            return "Refused by policy"
         if self.outcome in _FIXED_ERRORS:
             return _FIXED_ERRORS[self.outcome][1]
         return "Missing scopes: " + format_scope(self.missing)
@@ -124,6 +136,9 @@ class Decision:
         fixed = _FIXED_ERRORS.get(self.outcome)
         if fixed is not None:
             return {"code": fixed[0], "message": fixed[1]}
+        if self.outcome == "policy_denied":  # no scope would help: the reason, and nothing to step up to
+            data = {"error": self.outcome, "reason": self.reason or self.description}
+            return {"code": POLICY_DENIED, "message": f"{self.outcome}: {self.description}", "data": data}
         code = UNAUTHENTICATED if self.outcome == "unauthenticated" else INSUFFICIENT_SCOPE
         return {"code": code, "message": f"{self.outcome}: {self.description}", "data": self.error_data()}
 
@@ -161,7 +176,12 @@ class ScopeGuard:
         ConfigurationError: invalid settings (naming the variable), invalid scopes.
     """
 
-    def __init__(self, settings: ScopesSettings | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, settings: ScopesSettings | None = None, *, policy_hook: PolicyHook | str | None = None, **overrides: Any
+    ) -> None:
+        if isinstance(policy_hook, str):
+            overrides["policy_hook"] = policy_hook  # an import path: a setting like any other
+            policy_hook = None
         if settings is not None and overrides:
             settings = load_settings(**{**settings.model_dump(), **overrides})
         self.settings: ScopesSettings = settings if settings is not None else load_settings(**overrides)
@@ -186,6 +206,9 @@ class ScopeGuard:
         self._expanded: dict[frozenset[str], GrantedScopes] = {}
         self._derived: dict[ScopeDeclaration, Requirement] = {}
         self._graphql: ScopedSchema | None = None
+        self.policy_hook: PolicyHook | None = policy_hook or _configured_hook(s)
+        """The deny-only hook asked after the scopes allow a call (:mod:`fastmcp_scopes.policy_hook`): given as
+        ``policy_hook=``, else ``FASTMCP_SCOPES_POLICY_HOOK`` or ``FASTMCP_SCOPES_CEDAR_POLICIES``, loaded now."""
 
     # -- requirements -------------------------------------------------------------------------------
 
@@ -427,6 +450,25 @@ class ScopeGuard:
         """
         report: InstallReport = adapter_for(server).install(self, server)
         return report
+
+
+def _configured_hook(settings: ScopesSettings) -> PolicyHook | None:
+    """The hook the settings name, loaded and checked at start-up (a policy file that does not parse stops it).
+
+    Raises:
+        ConfigurationError: both kinds of hook configured, or one that cannot be loaded.
+    """
+    if settings.policy_hook and settings.cedar_policies:
+        raise ConfigurationError(
+            "FASTMCP_SCOPES_POLICY_HOOK and FASTMCP_SCOPES_CEDAR_POLICIES are both set; a guard asks one policy hook"
+        )
+    if settings.policy_hook:
+        return import_hook(settings.policy_hook)
+    if settings.cedar_policies:
+        from fastmcp_scopes.cedar import CedarPolicyHook  # the optional extra, imported only when configured
+
+        return CedarPolicyHook.from_file(settings.cedar_policies)
+    return None
 
 
 def adapter_for(server: object) -> Any:

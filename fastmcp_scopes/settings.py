@@ -318,6 +318,19 @@ class ScopesSettings(BaseSettings):
     audit_redact_values: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_REDACT_VALUES))
     """Regular expressions: text matching one, anywhere in a string value, is shown as ``[redacted]``."""
 
+    # -- policy hook (deny-only, after the scopes allow a call) --------------------------------------
+    policy_hook: str | None = None
+    """Import path (``package.module:attribute``) of an async deny-only hook (:mod:`fastmcp_scopes.policy_hook`);
+    ``ScopeGuard(policy_hook=...)`` also takes the callable itself."""
+    cedar_policies: str | None = None
+    """A Cedar policy file for the embedded engine (the ``cedar`` extra): ``forbid`` rules, checked at start-up."""
+    policy_hook_timeout: float = Field(default=5.0, gt=0, le=300)
+    """Seconds the hook may take; no answer by then is a refusal."""
+    policy_cache_seconds: float = Field(default=0.0, ge=0, le=86_400)
+    """How long the hook's answer for one caller and operation (arguments included) is reused; ``0``: never."""
+    policy_cache_size: int = Field(default=1024, ge=1, le=1_000_000)
+    """Most answers remembered; the oldest goes first."""
+
     # -- GraphQL ------------------------------------------------------------------------------------
     graphql_schema: str | None = None
     """SDL file, introspection JSON file, or URL to introspect at start-up."""
@@ -355,6 +368,8 @@ class ScopesSettings(BaseSettings):
         "introspection_url",
         "introspection_client_id",
         "introspection_client_secret",
+        "policy_hook",
+        "cedar_policies",
         mode="before",
     )
     @classmethod

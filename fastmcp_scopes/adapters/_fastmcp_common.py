@@ -86,7 +86,9 @@ class FastMCPRegistry:
         self._get_resource_template = server.get_resource_template
 
     async def primitive(self, kind: Kind, component: Any) -> Primitive:
-        return Primitive(kind, _key(kind, component), await _declaration(component))
+        return Primitive(
+            kind, _key(kind, component), await _declaration(component), getattr(component, "annotations", None)
+        )
 
     def primitives(self) -> list[Primitive]:
         """Everything the server lists, mounted servers included. fastmcp only lists asynchronously and

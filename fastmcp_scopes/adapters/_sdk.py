@@ -44,31 +44,33 @@ class ManagerRegistry:
 
     def primitives(self) -> Iterator[Primitive]:
         for tool in self._tools.list_tools():
-            yield Primitive("tools", tool.name, declaration_of(tool.fn))
+            yield Primitive("tools", tool.name, declaration_of(tool.fn), _annotations(tool))
         for prompt in self._prompts.list_prompts():
-            yield Primitive("prompts", prompt.name, declaration_of(prompt.fn))
+            yield Primitive("prompts", prompt.name, declaration_of(prompt.fn), _annotations(prompt))
         for resource in self._resources.list_resources():
-            yield Primitive("resources", str(resource.uri), declaration_of(getattr(resource, "fn", None) or resource))
+            fn = getattr(resource, "fn", None) or resource
+            yield Primitive("resources", str(resource.uri), declaration_of(fn), _annotations(resource))
         for template in self._resources.list_templates():
-            yield Primitive("resources", template.uri_template, declaration_of(template.fn))
+            yield Primitive("resources", template.uri_template, declaration_of(template.fn), _annotations(template))
 
     def identified(self, kind: Kind, key: object) -> Primitive | None:
         """The primitive whose identity is ``key``: a name, a resource's URI, or a template's URI template;
         ``None`` for anything else (fail closed on what cannot be identified)."""
         fn: object | None = None
+        found: Any = None
         if not isinstance(key, str):
             return None
         if kind == "tools":
-            tool = self._get_tool(key)
-            fn = tool.fn if tool is not None else None
+            found = self._get_tool(key)
+            fn = found.fn if found is not None else None
         elif kind == "prompts":
-            prompt = self._get_prompt(key)
-            fn = prompt.fn if prompt is not None else None
-        elif (resource := self._resources._resources.get(key)) is not None:
-            fn = getattr(resource, "fn", None) or resource
-        elif (template := self._resources._templates.get(key)) is not None:
-            fn = template.fn
-        return Primitive(kind, key, declaration_of(fn)) if fn is not None else None
+            found = self._get_prompt(key)
+            fn = found.fn if found is not None else None
+        elif (found := self._resources._resources.get(key)) is not None:
+            fn = getattr(found, "fn", None) or found
+        elif (found := self._resources._templates.get(key)) is not None:
+            fn = found.fn
+        return Primitive(kind, key, declaration_of(fn), _annotations(found)) if fn is not None else None
 
     async def resolve(self, kind: Kind, target: str, operation: Operation) -> Primitive | None:
         if kind != "resources" or operation.method == "completion/complete":
@@ -81,7 +83,7 @@ class ManagerRegistry:
             except self._unmatchable:
                 return None
             if matched or (matched is not None and self._empty_match_dispatches):
-                return Primitive(kind, template.uri_template, declaration_of(template.fn))
+                return Primitive(kind, template.uri_template, declaration_of(template.fn), _annotations(template))
         return None
 
     def conceal(self, not_found: Callable[[str], Any]) -> None:
@@ -90,6 +92,11 @@ class ManagerRegistry:
         self._tools.get_tool = unless_concealed("tools", self._get_tool)
         self._prompts.get_prompt = unless_concealed("prompts", self._get_prompt)
         self._resources.get_resource = unless_concealed("resources", self._resources.get_resource, not_found)
+
+
+def _annotations(primitive: object) -> object:
+    """The primitive's annotations (a tool's ``ToolAnnotations``, a resource's ``Annotations``), for the policy hook."""
+    return getattr(primitive, "annotations", None)
 
 
 def guard_app(pipeline: Pipeline, server: Any, app: Starlette, mcp_path: str) -> Starlette:
