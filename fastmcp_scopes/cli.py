@@ -18,11 +18,12 @@ Subcommands:
 
 ``--version`` prints the installed version.
 
-Exit status: 0 on success; 1 when the schema or an operation cannot yield a requirement, a server's settings or
-declarations cannot be resolved, or an audit log cannot be read or holds no audit event (the error goes to
-stderr), and when standard output is closed early (``| head``: Python's own status for a broken pipe, without
-its traceback); 2 for usage errors: arguments, and a server target that is not ``MODULE:ATTRIBUTE``, does not
-import, runs its server when imported, or is not a server; 130 when interrupted.
+Exit status: 0 on success; 1 when the schema or an operation cannot yield a requirement (or there is no
+operation), a server's settings or declarations cannot be resolved, or an audit log cannot be read or holds no
+audit event (the error goes to stderr), and when standard output is closed early (``| head``: Python's own
+status for a broken pipe, without its traceback); 2 for usage errors: arguments, and a server target that is
+not ``MODULE:ATTRIBUTE``, does not import, runs its server when imported, or is not a server; 130 when
+interrupted.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     graphql.add_argument(
         "--max-alternatives",
-        type=int,
+        type=_at_least_one,
         default=DEFAULT_MAX_ALTERNATIVES,
         metavar="N",
         help=f"fail when a requirement has more than N alternatives (default {DEFAULT_MAX_ALTERNATIVES})",
@@ -104,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("file", metavar="FILE", help="the JSON-lines audit log, or - for standard input")
     audit.add_argument("--json", action="store_true", help="print one JSON object")
-    audit.add_argument("--top", type=int, default=10, metavar="N", help="rows listed per table (default 10)")
+    audit.add_argument("--top", type=_at_least_one, default=10, metavar="N", help="rows listed per table (default 10)")
     audit.set_defaults(command=_audit)
     return parser
 
@@ -132,6 +133,17 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except ConfigurationError as error:
         print(f"fastmcp-scopes: error: {error}", file=err)
         return 1
+
+
+def _at_least_one(text: str) -> int:
+    # An argparse type: its ArgumentTypeError is a usage error, exit status 2, like any other bad argument.
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def _version() -> str:
@@ -173,6 +185,9 @@ def _graphql(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if key in results:
                 raise ConfigurationError(f"operation {key!r} is defined in both {results[key][0]} and {path}")
             results[key] = (path, analysis)
+    if not results:
+        # An empty table would read as "nothing needs a scope".
+        raise ConfigurationError(f"no GraphQL operation in {', '.join(arguments.operations)}")
 
     if arguments.json:
         document: dict[str, Any] = {key: {"file": str(path), **a.to_json()} for key, (path, a) in results.items()}
@@ -248,8 +263,6 @@ def _guardable(value: object) -> bool:
 def _audit(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from fastmcp_scopes.audit_report import summarise
 
-    if arguments.top < 1:
-        raise ConfigurationError(f"--top must be at least 1, got {arguments.top}")
     try:
         if arguments.file == "-":
             summary = summarise(sys.stdin)

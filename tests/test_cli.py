@@ -77,6 +77,11 @@ USER_ERRORS = {
     "unknown subcommand": (["serve", "app:mcp"], "invalid choice: 'serve'"),
     "no subcommand": ([], "the following arguments are required: COMMAND"),
     "bad number": (["audit", "--top", "x", "-"], "argument --top: invalid int value: 'x'"),
+    "no rows": (["audit", "--top", "0", "-"], "argument --top: must be at least 1, got 0"),
+    "no alternative": (
+        ["graphql", "--max-alternatives", "0", str(SCHEMA), str(OPERATIONS)],
+        "argument --max-alternatives: must be at least 1, got 0",
+    ),
 }
 
 
@@ -94,4 +99,12 @@ def test_user_errors_are_a_sentence_and_status_2(tmp_path: Path, case: str) -> N
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_operations_that_hold_no_operation_are_an_error_not_an_empty_table(tmp_path: Path) -> None:
+    done = run("graphql", str(SCHEMA), str(tmp_path))
+
+    assert done.returncode == 1
+    assert done.stderr == f"fastmcp-scopes: error: no GraphQL operation in {tmp_path}\n"
     assert done.stdout == ""
