@@ -14,8 +14,9 @@ and a reader would expect it to). A rule that cannot be evaluated (an attribute 
 The entity model (every request is one principal, one action, one resource and a context):
 
 - principal: ``Caller::"<sub>"`` with ``subject``, ``client_id``, ``issuer`` (``""`` when absent),
-  ``authenticated`` (false for a caller without a token), ``scopes`` (the granted set, claim-mapped ones
-  included) and ``claims`` (the verified token's claims as a record);
+  ``authenticated`` (false for a caller without a token: the anonymous caller of a public primitive),
+  ``scopes`` (the granted set, claim-mapped ones included) and ``claims`` (the verified token's claims as a
+  record);
 - action: ``Action::"<method>"``: ``Action::"tools/call"``, ``Action::"prompts/get"``,
   ``Action::"resources/read"``, ``Action::"completion/complete"``, ``Action::"resources/subscribe"``, ...;
 - resource: ``Tool::"<name>"``, ``Prompt::"<name>"`` or ``Resource::"<uri or uri template>"``, its canonical
@@ -163,7 +164,7 @@ class CedarPolicyHook:
                     "subject": (caller.subject if caller else None) or "",
                     "client_id": (caller.client_id if caller else None) or "",
                     "issuer": (caller.issuer if caller else None) or "",
-                    "authenticated": caller is not None,
+                    "authenticated": caller is not None and not caller.anonymous,
                     "scopes": sorted(caller.scopes) if caller else [],
                     "claims": _value((caller.claims if caller else None) or {}, 0),
                 },
