@@ -135,6 +135,8 @@ def audit_event(decision: Decision, *, now: float, transport: str | None = None)
         "missing": sorted(decision.missing),
         "request_id": bounded(decision.request_id),
         "transport": transport,
+        # A refusal's 403 scope: the operation's ("precise") or with the token's too ("union"); null otherwise.
+        "challenge": decision.challenge_mode,
     }
     if decision.reason is not None:
         event["reason"] = bounded(decision.reason)

@@ -41,7 +41,7 @@ from fastmcp_scopes.challenge import BearerChallenge
 from fastmcp_scopes.claims import ClaimScopes
 from fastmcp_scopes.errors import ConfigurationError, InvalidTokenError
 from fastmcp_scopes.introspection import IntrospectionVerifier
-from fastmcp_scopes.operation import PARSE_ERROR, InvalidOperationError, Operation
+from fastmcp_scopes.operation import PARSE_ERROR, InvalidOperationError, Operation, http_version, stated_version
 from fastmcp_scopes.pipeline import HANDED_STATE, Pipeline
 from fastmcp_scopes.policy import Caller
 from fastmcp_scopes.settings import missing_http_settings, missing_http_settings_error
@@ -304,7 +304,7 @@ def _operation(verb: str, body: bytes | None, headers: Headers) -> Operation:
         _Refused: a body that is not one JSON-RPC message, or headers that disagree with it.
     """
     if body is None:
-        return Operation(verb, None, None, None, protocol_version=headers.get("mcp-protocol-version"))
+        return Operation(verb, None, None, None, protocol_version=stated_version(http_version(headers)))
     try:
         message = loads_unique_names(body)
     except (ValueError, RecursionError):

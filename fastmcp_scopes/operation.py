@@ -11,6 +11,10 @@ Every path to a primitive's code is listed in :data:`METHODS` (DESIGN.md, behavi
 A method the table does not know is refused (:attr:`Operation.known` is false): whatever a server
 registered for it is user code the guard cannot see into.
 
+The protocol version a request speaks (:attr:`Operation.protocol_version`) is read here too, from every place
+that states one, and nowhere else: it decides whether a refusal's challenge names the token's scopes
+(``FASTMCP_SCOPES_SCOPE_CHALLENGE_INCLUDE_TOKEN_SCOPES=auto``, see :func:`stated_version`).
+
 The same parse serves the HTTP layer (from the raw body and headers, before dispatch) and the in-process
 hooks (from the method and params the server hands its middleware), so the two cannot read a request
 differently. Pure: no framework, no I/O.
@@ -18,6 +22,7 @@ differently. Pure: no framework, no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -34,10 +39,15 @@ __all__ = [
     "METHOD_NOT_FOUND",
     "NOT_FOUND_REPLIES",
     "PARSE_ERROR",
+    "PER_REQUEST_ERA",
+    "UNSTATED_HTTP_VERSION",
+    "VERSION_META_KEY",
     "Action",
     "InvalidOperationError",
     "MethodRule",
     "Operation",
+    "http_version",
+    "stated_version",
 ]
 
 # JSON-RPC 2.0 §5.1, and MCP 2026-07-28's code for an Mcp-* header that disagrees with the body.
@@ -102,6 +112,50 @@ the same answer for both, so nothing tells them apart, and the server's code nev
 raised by the adapter's hook; a result is produced by the server from its own empty answer (its envelope
 differs per protocol era), with the user's handler concealed."""
 
+PER_REQUEST_ERA = "2026-07-28"
+"""The first MCP version of the per-request era: no ``initialize`` handshake, every request states its version
+in ``params._meta`` (:data:`VERSION_META_KEY`) and, over HTTP, in ``MCP-Protocol-Version`` too; and its clients
+add a challenge's scopes to those they hold (SEP-2350), where older clients ask for exactly the challenge's."""
+
+VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion"
+"""The request ``_meta`` key stating its protocol version (2026-07-28 on; reserved, so older clients never send it)."""
+
+UNSTATED_HTTP_VERSION = "2025-03-26"
+"""The version of an HTTP request without an ``MCP-Protocol-Version`` header: the MCP transports specification
+(2025-06-18 on) tells servers to assume it, for clients from before the header existed."""
+
+_VERSION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def stated_version(*statements: object) -> str | None:
+    """The protocol version a request speaks, given what each of its sources states (``None``: that source says
+    nothing): the version they all state; ``None`` when none states one, when one states something that is not a
+    version (``YYYY-MM-DD``), or when two disagree.
+
+    ``None`` reads as the handshake era (:meth:`Operation.unions_itself` is false), the one whose clients replace
+    their scopes on a challenge: the careful reading when a request does not say clearly who sent it. A union
+    challenge is no privilege to fear: it only adds the scopes the caller's own token already carries, which the
+    caller already knows, and an authorization server grants what it would have granted anyway; to a client that
+    unions itself it makes no difference. A precise challenge to a client that replaces its scopes makes it drop
+    what it holds, and loop.
+    """
+    stated: str | None = None
+    for statement in statements:
+        if statement is None:
+            continue
+        if not isinstance(statement, str) or not _VERSION.fullmatch(statement):
+            return None  # malformed: neither era can be trusted from it
+        if stated is not None and statement != stated:
+            return None  # a request that disagrees with itself
+        stated = statement
+    return stated
+
+
+def _meta_version(params: Mapping[str, Any] | None) -> object:
+    meta = params.get("_meta") if params else None
+    return meta.get(VERSION_META_KEY) if isinstance(meta, dict | Mapping) else None
+
+
 _REFS: Mapping[str, tuple[Kind, str]] = {"ref/prompt": ("prompts", "name"), "ref/resource": ("resources", "uri")}
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -136,6 +190,9 @@ class Operation:
     """The names or URIs of the primitives reached, in the request's order."""
     arguments: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     protocol_version: str | None = None
+    """The version the request speaks, as :func:`stated_version` reads it from the ``MCP-Protocol-Version``
+    header (over HTTP), ``params._meta`` (:data:`VERSION_META_KEY`), ``initialize``'s ``protocolVersion`` and the
+    session's negotiated version (in-process); ``None`` when they are absent, malformed or disagree."""
 
     @property
     def action(self) -> Action:
@@ -151,18 +208,27 @@ class Operation:
         return self.rule is not None or self.is_notification
 
     @property
+    def unions_itself(self) -> bool:
+        """Whether the request speaks :data:`PER_REQUEST_ERA` or later, whose clients add a challenge's scopes to
+        those they hold: a precise challenge serves them. Versions are compared as the dates they are (checked
+        by :func:`stated_version`); an absent, malformed or self-contradicting one is ``False``."""
+        return self.protocol_version is not None and self.protocol_version >= PER_REQUEST_ERA
+
+    @property
     def name(self) -> str | None:
         """The single target, for audit and answers; several are joined by a space (URIs have none)."""
         return " ".join(self.targets) if self.targets else None
 
     @classmethod
     def from_message(cls, message: object, headers: Mapping[str, str] | None = None) -> Operation:
-        """Read a JSON-RPC message (already parsed JSON) and its HTTP headers (lower-case names).
+        """Read a JSON-RPC message (already parsed JSON) and its HTTP headers (lower-case names; ``None``: not
+        over HTTP). Over HTTP a request without ``MCP-Protocol-Version`` states :data:`UNSTATED_HTTP_VERSION`.
 
         Raises:
             InvalidOperationError: a batch, not a request or notification, a bad id or params, or an
                 ``Mcp-Method``/``Mcp-Name`` header that disagrees with the body.
         """
+        transport_version = http_version(headers) if headers is not None else None
         headers = headers or {}
         if isinstance(message, list):
             # JSON-RPC batching left MCP in 2025-06-18; one element could hide behind another.
@@ -176,14 +242,14 @@ class Operation:
             raise InvalidOperationError(HEADER_MISMATCH, "Mcp-Method does not match the body", _id(request_id))
         if not isinstance(method, str):
             # A response to one of the server's own requests (sampling, elicitation): no operation.
-            return cls("", None, None, None, protocol_version=headers.get("mcp-protocol-version"))
+            return cls("", None, None, None, protocol_version=stated_version(transport_version))
         if "id" in message and (not isinstance(request_id, str | int) or isinstance(request_id, bool)):
             raise InvalidOperationError(INVALID_REQUEST, "Invalid request id")
         operation = cls.of(
             method,
             message.get("params"),
             request_id if "id" in message else None,
-            protocol_version=headers.get("mcp-protocol-version"),
+            protocol_version=transport_version,
         )
         header_name = headers.get("mcp-name")
         named = operation.rule is not None and operation.rule.target is not None
@@ -200,7 +266,9 @@ class Operation:
         *,
         protocol_version: str | None = None,
     ) -> Operation:
-        """The operation of ``method`` with ``params``, as a server's middleware sees it.
+        """The operation of ``method`` with ``params``, as a server's middleware sees it. ``protocol_version``: the
+        version the transport or session states (the HTTP header, a session's negotiated version), read with what
+        ``params`` state (:attr:`protocol_version`).
 
         Raises:
             InvalidOperationError: params that do not name what the method needs.
@@ -208,16 +276,24 @@ class Operation:
         if params is not None and not isinstance(params, dict | Mapping):  # dict first: the ABC check is slow
             raise InvalidOperationError(INVALID_PARAMS, "Invalid request parameters", request_id)
         params = params or None
+        proposed = params.get("protocolVersion") if params and method == "initialize" else None
+        version = stated_version(protocol_version, _meta_version(params), proposed)
         if request_id is None:
-            return cls(method, None, params, None, protocol_version=protocol_version)
+            return cls(method, None, params, None, protocol_version=version)
         rule = METHODS.get(method)
         if rule is None or rule.action != "call":
-            return cls(method, request_id, params, rule, protocol_version=protocol_version)
+            return cls(method, request_id, params, rule, protocol_version=version)
         kind, targets = _targets(method, rule, params or _EMPTY, request_id)
         arguments = (params or _EMPTY).get("arguments") or _EMPTY
         if not isinstance(arguments, dict | Mapping):
             raise InvalidOperationError(INVALID_PARAMS, "Invalid request parameters", request_id)
-        return cls(method, request_id, params, rule, kind, targets, arguments, protocol_version)
+        return cls(method, request_id, params, rule, kind, targets, arguments, version)
+
+
+def http_version(headers: Mapping[str, str]) -> str:
+    """The version an HTTP request's ``MCP-Protocol-Version`` header states (lower-case names), or
+    :data:`UNSTATED_HTTP_VERSION` without one."""
+    return headers.get("mcp-protocol-version", UNSTATED_HTTP_VERSION)
 
 
 def _id(value: object) -> str | int | None:

@@ -38,6 +38,7 @@ __all__ = [
     "UNAUTHENTICATED",
     "Action",
     "Caller",
+    "ChallengeMode",
     "Decision",
     "Outcome",
     "ScopeGuard",
@@ -58,6 +59,9 @@ ADAPTERS_GROUP = "fastmcp_scopes.adapters"
 Outcome = Literal[
     "allow", "insufficient_scope", "not_found", "unauthenticated", "invalid_params", "method_not_found", "policy_denied"
 ]
+
+ChallengeMode = Literal["precise", "union"]
+"""How a refusal's challenge was built: the operation's scopes only, or unioned with the token's."""
 
 _FIXED_ERRORS: Mapping[str, tuple[int, str]] = {
     "invalid_params": (INVALID_PARAMS, "Invalid arguments: no scope requirement can be computed"),
@@ -99,6 +103,8 @@ class Decision:
     when configured), sorted."""
     caller: Caller | None = None
     request_id: str | int | None = None
+    challenge_mode: ChallengeMode | None = None
+    """How ``challenge_scope`` was built, for a refusal a scope would lift (``None``: allowed, or no token)."""
     reason: str | None = None
     """Why the policy hook refused (outcome ``policy_denied``): shown to the client and audited."""
 
@@ -338,6 +344,7 @@ class ScopeGuard:
         kind: Kind | None = None,
         request_id: str | int | None = None,
         visible: bool = False,
+        unions_itself: bool = False,
     ) -> Decision:
         """Decide one request.
 
@@ -345,15 +352,19 @@ class ScopeGuard:
         ``known`` is false when the call names a primitive the server does not have (then only the
         layered scopes apply and the SDK answers "unknown"); ``kind`` is the kind of primitive reached,
         for a method that can reach several (``completion/complete``); ``visible`` says the caller can already
-        list the primitive (its static requirement is met), so a refusal is a challenge, never "not found".
+        list the primitive (its static requirement is met), so a refusal is a challenge, never "not found";
+        ``unions_itself``: the request speaks MCP 2026-07-28 or later, whose clients add a challenge's scopes to
+        their own (:attr:`Operation.unions_itself <fastmcp_scopes.operation.Operation.unions_itself>`), so
+        ``scope_challenge_include_token_scopes=auto`` challenges it precisely.
         """
         layers = self.layer_requirement(method, kind)
         granted = self.granted(caller)
+        era = unions_itself
         if own is None and known and name is not None and self.settings.undeclared == "deny":
-            return self._decision("not_found", method, name, layers, granted, caller, request_id)
+            return self._decision("not_found", method, name, layers, granted, caller, request_id, era)
         required = layers if own is None else self._required(f"{method} {kind}", layers, own)
         if granted is None:
-            return self._decision("unauthenticated", method, name, required, granted, caller, request_id)
+            return self._decision("unauthenticated", method, name, required, granted, caller, request_id, era)
         if required.is_satisfied_by(granted):
             # Nothing to challenge: skip working out the closest alternative.
             return Decision("allow", method, name, required, granted, _EMPTY, _EMPTY, (), caller, request_id)
@@ -367,9 +378,9 @@ class ScopeGuard:
             # that does not exist, and a missing one likewise: nothing tells the two apart.
             connect = self._layers.connect
             if not connect.is_satisfied_by(granted):
-                return self._decision("insufficient_scope", method, name, connect, granted, caller, request_id)
-            return self._decision("not_found", method, name, connect, granted, caller, request_id)
-        return self._decision("insufficient_scope", method, name, required, granted, caller, request_id)
+                return self._decision("insufficient_scope", method, name, connect, granted, caller, request_id, era)
+            return self._decision("not_found", method, name, connect, granted, caller, request_id, era)
+        return self._decision("insufficient_scope", method, name, required, granted, caller, request_id, era)
 
     def refuse(
         self,
@@ -379,12 +390,14 @@ class ScopeGuard:
         caller: Caller | None,
         name: str | None = None,
         request_id: str | int | None = None,
+        unions_itself: bool = False,
     ) -> Decision:
         """A refusal that no scope would lift: a method the guard does not know (it may reach code the guard
         cannot see into), arguments from which no requirement can be computed, or a target that does not
-        exist where the server would not say so itself."""
+        exist where the server would not say so itself. ``unions_itself``: as for :meth:`decide`."""
         connect = self._layers.connect
-        return self._decision(outcome, method, name, connect, self.granted(caller), caller, request_id)
+        granted = self.granted(caller)
+        return self._decision(outcome, method, name, connect, granted, caller, request_id, unions_itself)
 
     def visible(self, method: str, own: Requirement | None, granted: GrantedScopes) -> bool:
         """Whether a listing for ``method`` shows a primitive with requirement ``own``: declared (or
@@ -411,16 +424,22 @@ class ScopeGuard:
         granted: GrantedScopes | None,
         caller: Caller | None,
         request_id: str | int | None,
+        unions_itself: bool = False,
     ) -> Decision:
         held = granted if granted is not None else self.hierarchy.expand(())
         closest = required.closest(held)
         missing = frozenset(s for s in closest if s not in held)
+        mode: ChallengeMode | None = None
         if outcome == "unauthenticated":
             scope: frozenset[str] = frozenset(self.settings.scopes_supported) or closest
         else:
             # Ask for the fewest scopes that, expanded through the hierarchy, cover the operation.
             scope = self.hierarchy.reduce(closest)
-            if self.settings.scope_challenge_include_token_scopes:
+            include = self.settings.scope_challenge_include_token_scopes
+            # auto: a client of the per-request era adds the challenge's scopes to its own (SEP-2350); any other,
+            # or one whose version is unclear, may replace its scopes with them and drop those it holds.
+            mode = "union" if include is True or (include == "auto" and not unions_itself) else "precise"
+            if mode == "union":
                 scope |= held.token_scopes
         return Decision(
             outcome=outcome,
@@ -433,6 +452,7 @@ class ScopeGuard:
             challenge_scope=tuple(sorted(scope)),
             caller=caller,
             request_id=request_id,
+            challenge_mode=mode,
         )
 
     # -- installation -------------------------------------------------------------------------------

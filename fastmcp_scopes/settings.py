@@ -62,6 +62,11 @@ DEFAULT_REDACT_VALUES: tuple[str, ...] = (
 """Text an audit event never shows inside a string value (``FASTMCP_SCOPES_AUDIT_REDACT_VALUES``)."""
 
 
+_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
+_FALSE = frozenset({"false", "0", "no", "off", "f", "n"})
+"""The spellings of a boolean setting pydantic accepts, for a setting that takes ``auto`` too."""
+
+
 def _split(value: Any) -> Any:
     """JSON, or comma/space separated text, into a list; other values pass through."""
     if not isinstance(value, str):
@@ -304,8 +309,11 @@ class ScopesSettings(BaseSettings):
     """A call to a primitive the caller cannot see: step-up challenge, or exactly like an unknown one."""
     undeclared: Literal["allow", "deny"] = "allow"
     """Primitives with no declared scopes: allowed under the layered scopes, or treated as absent."""
-    scope_challenge_include_token_scopes: bool = False
-    """Union challenges with the token's scopes, for clients that replace instead of accumulate."""
+    scope_challenge_include_token_scopes: bool | Literal["auto"] = "auto"
+    """Union a 403 challenge's scopes with the token's, for clients that replace their scopes instead of adding to
+    them: ``true`` always; ``false`` never (the precise challenge of MCP 2026-07-28); ``auto`` for requests on a
+    protocol version before 2026-07-28, or on one that is absent, malformed or self-contradicting (see
+    :func:`fastmcp_scopes.operation.stated_version`)."""
     stdio_scopes: Annotated[list[str] | None, NoDecode] = None
     """Scopes granted to callers without a token (stdio, in-process). Unset: they are refused."""
     audit: bool = True
@@ -429,6 +437,22 @@ class ScopesSettings(BaseSettings):
         except re.error as err:
             raise ValueError(f'the patterns cannot be joined ({err}); scope flags to each, as "(?i:secret)"') from None
         return value
+
+    @field_validator("scope_challenge_include_token_scopes", mode="before")
+    @classmethod
+    def _auto_or_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        text = value.strip().lower() if isinstance(value, str) else None
+        if text == "" or text == "auto":
+            return "auto"  # empty means unset, as for every setting
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        close = difflib.get_close_matches(text, ("auto", "true", "false"), n=1, cutoff=0.5) if text else []
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ValueError(f"expected auto, true or false{hint}")
 
     @field_validator("stdio_scopes", mode="before")
     @classmethod

@@ -25,7 +25,8 @@ def test_defaults_are_safe() -> None:
     assert settings.hide_unauthorized is True
     assert settings.hidden_calls == "challenge"
     assert settings.undeclared == "allow"
-    assert settings.scope_challenge_include_token_scopes is False
+    # Unioned with the token's scopes on protocol versions before 2026-07-28 only: both kinds of client step up.
+    assert settings.scope_challenge_include_token_scopes == "auto"
     assert settings.stdio_scopes is None  # no token, no scopes: fail closed
     assert settings.connect_scopes == []
     assert settings.list_scopes == {}
@@ -135,6 +136,68 @@ def test_hierarchy_and_policy_options(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.undeclared == "deny"
     assert settings.scope_challenge_include_token_scopes is True
     assert settings.max_alternatives == 8
+
+
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [
+        ("auto", "auto"),
+        (" Auto ", "auto"),
+        ("", "auto"),  # empty means unset, as for every setting
+        ("true", True),
+        ("TRUE", True),
+        ("1", True),
+        ("yes", True),
+        ("on", True),
+        ("false", False),
+        ("0", False),
+        ("no", False),
+        ("off", False),
+    ],
+)
+def test_include_token_scopes_takes_auto_and_the_booleans(
+    monkeypatch: pytest.MonkeyPatch, value: str, read: object
+) -> None:
+    monkeypatch.setenv("FASTMCP_SCOPES_SCOPE_CHALLENGE_INCLUDE_TOKEN_SCOPES", value)
+
+    assert load_settings().scope_challenge_include_token_scopes == read
+    assert load_settings(scope_challenge_include_token_scopes=value).scope_challenge_include_token_scopes == read
+
+
+@pytest.mark.parametrize(("value", "read"), [(True, True), (False, False), (1, True), (0, False), ("auto", "auto")])
+def test_include_token_scopes_as_a_keyword(value: object, read: object) -> None:
+    settings = load_settings(scope_challenge_include_token_scopes=value)
+
+    assert settings.scope_challenge_include_token_scopes == read
+    assert type(settings.scope_challenge_include_token_scopes) is type(read)
+    # and it reads back from its own dump, as ScopeGuard(settings, **overrides) does
+    assert load_settings(**settings.model_dump()).scope_challenge_include_token_scopes == read
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("atuo", "= 'atuo': expected auto, true or false; did you mean auto?"),
+        ("ture", "= 'ture': expected auto, true or false; did you mean true?"),
+        ("flase", "= 'flase': expected auto, true or false; did you mean false?"),
+        ("sometimes", "= 'sometimes': expected auto, true or false\n"),
+        ("2", "= '2': expected auto, true or false\n"),
+    ],
+)
+def test_include_token_scopes_typos_stop_start_up(monkeypatch: pytest.MonkeyPatch, value: str, message: str) -> None:
+    monkeypatch.setenv("FASTMCP_SCOPES_SCOPE_CHALLENGE_INCLUDE_TOKEN_SCOPES", value)
+
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+
+    named = "FASTMCP_SCOPES_SCOPE_CHALLENGE_INCLUDE_TOKEN_SCOPES (or scope_challenge_include_token_scopes=)"
+    assert f"{named} {message}" in str(raised.value) + "\n"
+
+
+@pytest.mark.parametrize("value", [2, -1, None, 0.5, ["auto"]])
+def test_include_token_scopes_refuses_other_values(value: object) -> None:
+    with pytest.raises(ConfigurationError, match="expected auto, true or false"):
+        load_settings(scope_challenge_include_token_scopes=value)
 
 
 # -- sources and precedence ------------------------------------------------------------------------

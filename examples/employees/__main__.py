@@ -36,7 +36,8 @@ class Deployment:
 
     auth: DevAuthorizationServer
     mcp: LoopbackServer
-    include_token_scopes: bool
+    include_token_scopes: bool | str
+    """``FASTMCP_SCOPES_SCOPE_CHALLENGE_INCLUDE_TOKEN_SCOPES`` as the guard read it: ``True``, ``False``, ``"auto"``."""
 
     @property
     def mcp_url(self) -> str:
@@ -46,7 +47,7 @@ class Deployment:
 async def deploy(stack: AsyncExitStack) -> Deployment:
     """Start the authorization server, then the MCP server configured against it."""
     auth = await stack.enter_async_context(DevAuthorizationServer(scopes=GRANTABLE))
-    holder: dict[str, bool] = {}
+    holder: dict[str, bool | str] = {}
 
     def app(base: str) -> Any:
         guard = guard_for(issuer=auth.issuer, jwks_uri=auth.jwks_uri, resource_url=f"{base}/mcp")
@@ -103,7 +104,8 @@ class Trace:
         kind = event.kind
         if kind == "start":
             client = "replaces its scopes (SDK 1.x style)" if event["replacing"] else "accumulates scopes (SDK 2.x)"
-            option = "on" if event["include_token_scopes"] else "off"
+            include = event["include_token_scopes"]
+            option = {True: "on", False: "off"}.get(include, f"{include} (on before MCP 2026-07-28)")
             print(self.paint("fastmcp-scopes demo: an agent that starts with a minimal token", "1"), file=self.out)
             for label, value in (
                 ("authorization server", event["issuer"]),

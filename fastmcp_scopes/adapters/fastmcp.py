@@ -62,8 +62,10 @@ def _operation(context: MiddlewareContext[Any]) -> Operation:
     dumped = dump(by_alias=True, exclude_none=True, mode="json") if dump is not None else params
     fastmcp_context = context.fastmcp_context
     request = fastmcp_context.request_context if fastmcp_context is not None and context.type == "request" else None
+    request_id = request.request_id if request is not None else None
+    version = request.protocol_version if request is not None else None  # the session's, or this request's own
     try:
-        return Operation.of(context.method or "", dumped, request.request_id if request is not None else None)
+        return Operation.of(context.method or "", dumped, request_id, protocol_version=version)
     except InvalidOperationError as err:
         raise MCPError(code=err.code, message=err.message) from None
 

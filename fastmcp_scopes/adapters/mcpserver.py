@@ -89,7 +89,8 @@ class _Hook:
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         try:
-            operation = Operation.of(ctx.method, ctx.params, ctx.request_id)
+            # The session's version: negotiated by initialize, or this request's own (2026-07-28).
+            operation = Operation.of(ctx.method, ctx.params, ctx.request_id, protocol_version=ctx.protocol_version)
         except InvalidOperationError as err:
             raise MCPError(code=err.code, message=err.message) from None
         caller = _caller(ctx, self.pipeline.guard.claim_scopes)

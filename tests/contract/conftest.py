@@ -304,6 +304,9 @@ async def install(server_kind: ServerKind, transport: str, dev_auth: DevAuthoriz
         async def install_(
             server: Any, *, json_response: bool = True, stateless_http: bool = True, **options: Any
         ) -> Guarded:
+            # The suite compares challenges as computed for the operation; which are unioned with the token's
+            # scopes in which protocol era (the default, auto) is test_challenge_modes.py's subject.
+            options.setdefault("scope_challenge_include_token_scopes", False)
             if transport != "http":
                 report = ScopeGuard(**options).install(server)
                 return Guarded(server_kind, server, transport, dev_auth, report=report)

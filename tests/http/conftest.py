@@ -160,11 +160,14 @@ def granted(storage: MemoryTokenStorage) -> set[str]:
 
 
 def assert_the_exact_403(response: httpx2.Response, deployment: Deployment) -> None:
-    """The answer to ``tool_call("get_employees", id=7)`` with a baseline token, header and body whole."""
+    """The answer to ``tool_call("get_employees", id=7)`` with a baseline token, header and body whole. Sent on
+    MCP 2025-11-25, whose clients may replace their scopes with the challenge's, so by default (``auto``) the
+    challenge also names the scopes the token holds (``mcp:tools:read``)."""
     assert response.status_code == 403
     assert response.headers["www-authenticate"] == (
         'Bearer error="insufficient_scope", error_description="Missing scopes: employees:read mcp:tools:call", '
-        f'scope="employees:read mcp:connect mcp:tools:call", resource_metadata="{deployment.metadata_url}"'
+        'scope="employees:read mcp:connect mcp:tools:call mcp:tools:read", '
+        f'resource_metadata="{deployment.metadata_url}"'
     )
     assert json.loads(response.content) == {
         "jsonrpc": "2.0",
@@ -177,7 +180,7 @@ def assert_the_exact_403(response: httpx2.Response, deployment: Deployment) -> N
                 "required": ["employees:read", "mcp:connect", "mcp:tools:call"],
                 "missing": ["employees:read", "mcp:tools:call"],
                 "alternatives": [["employees:read", "mcp:connect", "mcp:tools:call"]],
-                "scope": "employees:read mcp:connect mcp:tools:call",
+                "scope": "employees:read mcp:connect mcp:tools:call mcp:tools:read",
             },
         },
     }

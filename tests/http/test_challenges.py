@@ -191,7 +191,7 @@ async def test_the_connect_layer_guards_the_handshake(deployment: Deployment, ht
     }
     response = await post_rpc(http, deployment.url, body, token)
     assert response.status_code == 403
-    assert parse_scope(response) == "mcp:connect"
+    assert parse_scope(response) == "employees:read mcp:connect"  # initialize is of the handshake era: auto unions
 
 
 def parse_scope(response: httpx2.Response) -> str:

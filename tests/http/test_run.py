@@ -80,7 +80,7 @@ async def test_run_streamable_http_answers_with_our_challenges(running: tuple[st
     metadata = url.replace("/mcp", "/.well-known/oauth-protected-resource/mcp")
     assert anonymous.headers["www-authenticate"] == f'Bearer scope="employees:read", resource_metadata="{metadata}"'
     assert reader.status_code == 403
-    assert reader.headers["www-authenticate"] == (
+    assert reader.headers["www-authenticate"] == (  # MCP 2025-11-25: with the token's scopes too (auto)
         'Bearer error="insufficient_scope", error_description="Missing scopes: employees:write", '
-        f'scope="employees:write", resource_metadata="{metadata}"'
+        f'scope="employees:read employees:write", resource_metadata="{metadata}"'
     )
