@@ -105,6 +105,9 @@ class JWKSCache:
         self._monotonic = monotonic
         self._keys: dict[str | None, list[tuple[PublicKey, str | None]]] = {}
         self._held: frozenset[tuple[str | None, bytes]] = frozenset()
+        # (kid, alg) -> the keys that may verify it, with their fingerprints: worked out once per key set, not
+        # per token. Only found keys are remembered, so forged kid values cannot grow it.
+        self._signers: dict[tuple[str | None, str], tuple[tuple[PublicKey, bytes], ...]] = {}
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
         self._generation = 0
@@ -144,6 +147,26 @@ class JWKSCache:
             await self._refresh(self._generation)
         return self._lookup(kid)
 
+    async def signers(self, kid: str | None, alg: str) -> tuple[tuple[PublicKey, bytes], ...]:
+        """The keys that may have signed a token with this ``kid`` and ``alg``, each with its :func:`fingerprint`:
+        the :meth:`candidates` of a type that :func:`fits` ``alg`` and not pinned by their JWK to another one.
+        Fetches as :meth:`candidates` does; the filtering is done once per key set and ``(kid, alg)``."""
+        memo = self._signers.get((kid, alg))
+        if memo is not None and (self.jwks_uri is None or not self._due()):
+            return memo
+        found = tuple(
+            (key, fingerprint(key))
+            for key, pinned in await self.candidates(kid)
+            if (pinned is None or pinned == alg) and fits(alg, key)
+        )
+        if found:
+            self._signers[(kid, alg)] = found
+        return found
+
+    def _due(self) -> bool:
+        """Whether :meth:`candidates` would fetch or refresh now (nothing held yet, or the keys are stale)."""
+        return self._fetched_at is None or self._monotonic() - self._fetched_at >= self._refresh_after
+
     def holds(self, kid: str | None, fingerprint: bytes) -> bool:
         """Whether the key of this :func:`fingerprint` is still published under ``kid`` (the same key material,
         however often the set was refetched). A cached verification whose key left the set is not trusted."""
@@ -151,6 +174,7 @@ class JWKSCache:
 
     def _set_keys(self, keys: dict[str | None, list[tuple[PublicKey, str | None]]]) -> None:
         self._keys = keys
+        self._signers = {}
         self._held = frozenset((kid, fingerprint(key)) for kid, entries in keys.items() for key, _ in entries)
 
     async def start(self) -> None:

@@ -9,16 +9,14 @@ which raises :class:`~fastmcp_scopes.errors.InvalidTokenError` carrying a fixed 
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 import httpx2
 import jwt
@@ -28,7 +26,7 @@ from fastmcp_scopes._compat import AccessToken
 from fastmcp_scopes._json import _unique_names as unique_names
 from fastmcp_scopes.challenge import validate_scope_token
 from fastmcp_scopes.errors import ConfigurationError, InvalidScopeError, InvalidTokenError
-from fastmcp_scopes.jwks import SUPPORTED_ALGORITHMS, JWKSCache, PublicKey, fingerprint, fits
+from fastmcp_scopes.jwks import SUPPORTED_ALGORITHMS, JWKSCache, PublicKey
 from fastmcp_scopes.settings import ScopesSettings, missing_http_settings, missing_http_settings_error
 
 __all__ = [
@@ -46,8 +44,12 @@ DEFAULT_ALGORITHMS: Final[tuple[str, ...]] = ("RS256", "PS256", "ES256", "EdDSA"
 """Signature algorithms accepted unless configured otherwise."""
 
 _MAX_KID_IN_DETAIL: Final = 64
-_JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _AT_JWT_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
+# Headers and scope strings recur across an issuer's tokens (one key, one client's grant): each distinct one is
+# parsed and checked once. Only those of tokens whose signature verified are kept, so a stream of forged tokens
+# cannot churn them; a few dozen cover an issuer's key rotation and its clients' grants.
+_HEADER_CACHE_SIZE: Final = 32
+_SCOPE_CACHE_SIZE: Final = 256
 
 # Fixed client-facing descriptions (RFC 6750 §3 error_description). Nothing from the token is ever
 # interpolated here; the specifics go to `InvalidTokenError.detail`, which is for logs only.
@@ -122,16 +124,31 @@ class VerifiedAccessToken(AccessToken):
     token: str = Field(repr=False)
 
 
+# base64url to the standard alphabet for binascii's strict decoder; "+", "/" and "=" (padding) become "!", which it
+# refuses, so only the 64 base64url characters decode (RFC 7515 §2: base64url without padding).
+_TO_STANDARD: Final = bytes.maketrans(b"-_+/=", b"+/!!!")
+_PADDING: Final = (b"", b"", b"==", b"=")
+_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# The last character of a segment whose length leaves 2 (or 3) characters over carries 4 (or 2) unused bits;
+# canonical base64url leaves them zero.
+_CANONICAL_LAST: Final[tuple[frozenset[str], ...]] = (
+    frozenset(_ALPHABET),
+    frozenset(),
+    frozenset(_ALPHABET[::16]),
+    frozenset(_ALPHABET[::4]),
+)
+
+
 def _b64url(segment: str) -> bytes:
-    """Decode one base64url segment (alphabet already checked), refusing non-canonical encodings.
+    """Decode one ASCII base64url segment, refusing other characters, padding and non-canonical encodings.
 
     Two spellings of the same bytes would make two different strings the same token, which defeats
-    any cache or deny-list keyed on the token text (PyJWT refuses them too).
+    any cache or deny-list keyed on the token text (PyJWT refuses them too). The only second spellings
+    base64url has are unused bits set in the last character, checked here without encoding the bytes again.
     """
-    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode():
+    if segment[-1:] not in _CANONICAL_LAST[len(segment) % 4]:
         raise ValueError("non-canonical base64url")
-    return raw
+    return binascii.a2b_base64(segment.encode().translate(_TO_STANDARD) + _PADDING[len(segment) % 4], strict_mode=True)
 
 
 # One decoder for every token: ``json.loads`` builds a new one per call and sniffs the encoding, a tenth of the
@@ -144,10 +161,6 @@ def _json_object(segment: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value
-
-
-def _number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _safe(value: object) -> str:
@@ -168,7 +181,9 @@ class JWTVerifier:
     3. signature, by PyJWT's algorithm implementation for ``alg`` with a key whose type fits it
        (an RSA key never verifies an HMAC); the compact serialisation is parsed here, once
        (canonical base64url, JSON objects without duplicate names), not by PyJWT's decoder, whose
-       per-character checks in Python cost more than the RSA verification itself;
+       per-character checks in Python cost more than the RSA verification itself; the header text of a token
+       that verified is remembered with its ``alg`` and ``kid``, and a scope string with its scopes, so the same
+       text is not decoded and checked again for the next token of that issuer and client;
     4. ``iss`` equal to ``issuer`` (exact string), ``aud`` containing one of ``audience``
        (default: ``resource_url``), ``exp`` (required), ``nbf`` and ``iat`` (not in the future)
        with ``leeway`` seconds of skew;
@@ -249,6 +264,7 @@ class JWTVerifier:
             raise ConfigurationError("scope_claims and client_id_claims must name at least one claim")
         self.issuer = issuer
         self.audiences: tuple[str, ...] = tuple(audiences)
+        self._audience_set = frozenset(audiences)
         self.algorithms: tuple[str, ...] = algs
         self.leeway = leeway
         self.require_typ = require_typ
@@ -272,6 +288,9 @@ class JWTVerifier:
         self.token_cache_size = token_cache_size
         self._cache: dict[bytes, _Entry] = {}
         self._algorithm_impls = {alg: jwt.get_algorithm_by_name(alg) for alg in algs}
+        self._headers: dict[str, tuple[str, str | None]] = {}  # header segment -> (alg, kid), checked
+        self._scope_lists: dict[str, tuple[str, ...]] = {}  # scope claim string -> its validated scopes
+        self._missing_descriptions = {name: _MISSING.get(name, BAD_CLAIMS) for name in self.required_claims}
 
     @classmethod
     def from_settings(cls, settings: ScopesSettings, *, resource_url: str, server_hint: str) -> JWTVerifier:
@@ -332,11 +351,14 @@ class JWTVerifier:
             cached = self._recall(digest)
             if cached is not None:
                 return cached
-        if not _JWS_COMPACT.fullmatch(raw):
+        segments = raw.split(".")
+        if len(segments) != 3:
             raise InvalidTokenError(MALFORMED, detail="not a compact JWS (three base64url segments)")
-        header_segment, payload_segment, signature_segment = raw.split(".")
+        header_segment, payload_segment, signature_segment = segments
+        # A header seen on a token that verified was decoded and checked then: the same text gives the same answers.
+        known = self._headers.get(header_segment)
         try:
-            header = _json_object(header_segment)
+            header = _json_object(header_segment) if known is None else {}
             payload = _json_object(payload_segment)
             signature = _b64url(signature_segment)
         except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as err:
@@ -344,7 +366,29 @@ class JWTVerifier:
             raise InvalidTokenError(
                 MALFORMED, detail=f"header, payload or signature does not decode: {err!r}"
             ) from None
+        alg, kid = self._check_header(header) if known is None else known
 
+        signers = await self.keys.signers(kid, alg)
+        if not signers:
+            raise InvalidTokenError(UNVERIFIABLE, detail=f"no {alg} key for kid {_safe(kid)}")
+        # PyJWT's algorithm objects do the cryptography; the algorithm is the one the allow-list
+        # admitted and the key type matched, never chosen by the key or widened by the token.
+        signing_input = raw[: len(header_segment) + 1 + len(payload_segment)].encode()
+        verify = self._algorithm_impls[alg].verify
+        signer = next((entry for entry in signers if _signature_ok(verify, signing_input, entry[0], signature)), None)
+        if signer is None:
+            raise InvalidTokenError(
+                UNVERIFIABLE, detail=f"signature does not verify with the key(s) for kid {_safe(kid)}"
+            )
+        if known is None:
+            _bounded_put(self._headers, header_segment, (alg, kid), _HEADER_CACHE_SIZE)
+        verified = self._access_token(raw, payload)
+        if digest is not None:
+            self._remember(digest, verified, payload, kid, signer[1])
+        return verified
+
+    def _check_header(self, header: dict[str, Any]) -> tuple[str, str | None]:
+        """RFC 7515 §4.1 / RFC 9068 §4 / RFC 8725 §3.1: the header's ``alg`` (allow-listed) and ``kid``."""
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
             raise InvalidTokenError(UNVERIFIABLE, detail=f"alg {_safe(alg)} is not in the allow-list")
@@ -357,27 +401,7 @@ class JWTVerifier:
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise InvalidTokenError(MALFORMED, detail="kid is not a string")
-
-        candidates = [
-            key
-            for key, pinned in await self.keys.candidates(kid)
-            if (pinned is None or pinned == alg) and fits(alg, key)
-        ]
-        if not candidates:
-            raise InvalidTokenError(UNVERIFIABLE, detail=f"no {alg} key for kid {_safe(kid)}")
-        # PyJWT's algorithm objects do the cryptography; the algorithm is the one the allow-list
-        # admitted and the key type matched, never chosen by the key or widened by the token.
-        signing_input = raw[: len(header_segment) + 1 + len(payload_segment)].encode()
-        signer = next((key for key in candidates if self._signature_ok(alg, signing_input, key, signature)), None)
-        if signer is None:
-            raise InvalidTokenError(
-                UNVERIFIABLE, detail=f"signature does not verify with the key(s) for kid {_safe(kid)}"
-            )
-        self._check_claims(payload)
-        verified = self._access_token(raw, payload)
-        if digest is not None:
-            self._remember(digest, verified, payload, kid, signer)
-        return verified
+        return alg, kid
 
     def _recall(self, digest: bytes) -> VerifiedAccessToken | None:
         """The cached verification of this token, if every check it passed still holds now: not expired, valid
@@ -399,58 +423,51 @@ class JWTVerifier:
         return None
 
     def _remember(
-        self, digest: bytes, token: VerifiedAccessToken, payload: Mapping[str, Any], kid: str | None, key: PublicKey
+        self, digest: bytes, token: VerifiedAccessToken, payload: Mapping[str, Any], kid: str | None, key_print: bytes
     ) -> None:
-        if len(self._cache) >= self.token_cache_size:
-            # Oldest first: dicts keep insertion order. An agent's token is used in bursts, and one evicted
-            # early is only verified again.
-            del self._cache[next(iter(self._cache))]
-        not_before = max((payload[n] for n in ("nbf", "iat") if _number(payload.get(n))), default=None)
-        exp = payload.get("exp")
-        self._cache[digest] = (
-            token,
-            exp if _number(exp) else None,
-            not_before,
-            kid,
-            fingerprint(key),
-            self._monotonic(),
-        )
+        # The time claims passed _access_token: each is a number or absent.
+        nbf, iat = payload.get("nbf"), payload.get("iat")
+        not_before = iat if nbf is None else nbf if iat is None else max(nbf, iat)
+        entry = (token, payload.get("exp"), not_before, kid, key_print, self._monotonic())
+        # Oldest first: dicts keep insertion order. An agent's token is used in bursts, and one evicted
+        # early is only verified again.
+        _bounded_put(self._cache, digest, entry, self.token_cache_size)
 
-    def _signature_ok(self, alg: str, signing_input: bytes, key: PublicKey, signature: bytes) -> bool:
-        try:
-            return bool(self._algorithm_impls[alg].verify(signing_input, key, signature))
-        except (ValueError, TypeError, jwt.PyJWTError):
-            return False  # e.g. an ES256 signature of the wrong length
-
-    def _check_claims(self, payload: dict[str, Any]) -> None:
-        """RFC 7519 §4.1 / RFC 9068 §4: required claims, exact issuer, audience, and the time claims."""
-        for name in self.required_claims:
+    def _access_token(self, raw: str, payload: dict[str, Any]) -> VerifiedAccessToken:
+        """The checks of RFC 7519 §4.1 / RFC 9068 §4 on a payload whose signature verified, each made once, here
+        (PyJWT's decoder is not used, so no claim is checked twice): required claims, the time claims with
+        ``leeway``, the exact issuer, the audience, the identity claims and the scopes."""
+        for name, description in self._missing_descriptions.items():
             if name not in payload:
-                description = {"aud": WRONG_AUDIENCE, "iss": WRONG_ISSUER}.get(name, BAD_CLAIMS)
                 raise InvalidTokenError(description, detail=f"{name} claim is missing")
-        now = self._clock()
-        for name in ("exp", "nbf", "iat"):
-            if name in payload and not _number(payload[name]):
+        exp = payload.get("exp")
+        nbf = payload.get("nbf")
+        iat = payload.get("iat")
+        for name, value in (("exp", exp), ("nbf", nbf), ("iat", iat)):
+            # type(), not isinstance(): True is not a time. A JSON null is present, and not a number either. An int is
+            # finite however long (math.isfinite would overflow on one past a float's range).
+            if (value is not None or name in payload) and not (
+                type(value) is int or (type(value) is float and math.isfinite(value))
+            ):
                 raise InvalidTokenError(MALFORMED, detail=f"{name} is not a number")
-        if "exp" in payload and payload["exp"] <= now - self.leeway:
+        now = self._clock()
+        if exp is not None and exp <= now - self.leeway:
             raise InvalidTokenError(EXPIRED, detail="exp is in the past")
-        if "nbf" in payload and payload["nbf"] > now + self.leeway:
+        if nbf is not None and nbf > now + self.leeway:
             raise InvalidTokenError(NOT_YET_VALID, detail="nbf is in the future")
-        if "iat" in payload and payload["iat"] > now + self.leeway:
+        if iat is not None and iat > now + self.leeway:
             raise InvalidTokenError(NOT_YET_VALID, detail="iat is in the future")
         if "iss" in payload and payload["iss"] != self.issuer:
             # Exact string comparison: no normalisation, no prefix or substring match (RFC 9068 §4).
             raise InvalidTokenError(WRONG_ISSUER, detail="iss differs from the configured issuer")
-
-    def _access_token(self, raw: str, payload: dict[str, Any]) -> VerifiedAccessToken:
         aud = payload.get("aud")
+        resource: str | None
         if isinstance(aud, str):
-            token_audiences = [aud]
+            resource = aud if aud in self._audience_set else None
         elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
-            token_audiences = aud
+            resource = next((a for a in self.audiences if a in aud), None)  # the first configured one it names
         else:
             raise InvalidTokenError(WRONG_AUDIENCE, detail="aud is neither a string nor an array of strings")
-        resource = next((a for a in self.audiences if a in token_audiences), None)
         if resource is None:
             raise InvalidTokenError(WRONG_AUDIENCE, detail="aud contains none of the configured audiences")
         subject = payload.get(self.subject_claim)
@@ -465,12 +482,11 @@ class JWTVerifier:
                 detail=f"no {' and no '.join(absent)} claim (RFC 9068 §2.2 requires sub and client_id); "
                 "FASTMCP_SCOPES_REQUIRE_IDENTITY_CLAIMS=false accepts such tokens",
             )
-        exp = payload.get("exp")
         return VerifiedAccessToken(
             token=raw,
             client_id=client_id or "",
             scopes=self._scopes(payload),
-            expires_at=int(exp) if _number(exp) else None,
+            expires_at=None if exp is None else int(exp),
             resource=resource,
             subject=subject,
             claims=payload,
@@ -491,13 +507,19 @@ class JWTVerifier:
         if name is None:
             return []
         value = payload[name]
-        items: list[object]
         if isinstance(value, str):
-            items = [s for s in value.split(" ") if s]
-        elif isinstance(value, list):
-            items = list(value)
-        else:
-            raise InvalidTokenError(BAD_CLAIMS, detail=f"{name} is neither a string nor an array")
+            known = self._scope_lists.get(value)
+            if known is not None:
+                return list(known)
+            scopes = self._valid_scopes(name, [s for s in value.split(" ") if s])
+            _bounded_put(self._scope_lists, value, tuple(scopes), _SCOPE_CACHE_SIZE)
+            return scopes
+        if isinstance(value, list):
+            return self._valid_scopes(name, value)
+        raise InvalidTokenError(BAD_CLAIMS, detail=f"{name} is neither a string nor an array")
+
+    @staticmethod
+    def _valid_scopes(name: str, items: Iterable[object]) -> list[str]:
         try:
             # Scope tokens end up in WWW-Authenticate challenges and audit logs: reject any that
             # RFC 6749 §3.3 does not allow rather than pass them on.
@@ -506,3 +528,24 @@ class JWTVerifier:
             raise InvalidTokenError(
                 BAD_CLAIMS, detail=f"{name} holds a value that is not an RFC 6749 scope-token"
             ) from None
+
+
+_MISSING: Final = {"aud": WRONG_AUDIENCE, "iss": WRONG_ISSUER}
+"""What a missing required claim is reported as (any other: :data:`BAD_CLAIMS`)."""
+
+
+def _signature_ok(
+    verify: Callable[[bytes, Any, bytes], bool], signing_input: bytes, key: PublicKey, sig: bytes
+) -> bool:
+    try:
+        return bool(verify(signing_input, key, sig))
+    except (ValueError, TypeError, jwt.PyJWTError):
+        return False  # e.g. an ES256 signature of the wrong length
+
+
+def _bounded_put(cache: dict[Any, Any], key: Any, value: Any, size: int) -> None:
+    """``cache[key] = value``, first dropping the oldest entry when ``cache`` holds ``size`` (dicts keep insertion
+    order)."""
+    if len(cache) >= size and key not in cache:
+        del cache[next(iter(cache))]
+    cache[key] = value

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import anyio
+import jwt
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +25,7 @@ from fastmcp_scopes.testing.loopback import LoopbackServer
 from fastmcp_scopes.tokens import (
     DESCRIPTIONS,
     EXPIRED,
+    MALFORMED,
     NO_IDENTITY,
     NOT_YET_VALID,
     UNVERIFIABLE,
@@ -230,6 +234,81 @@ async def test_time_claims_use_the_injected_clock(server: DevAuthorizationServer
     with pytest.raises(InvalidTokenError) as caught:
         await early.verify(raw)
     assert caught.value.description == NOT_YET_VALID
+
+
+async def test_time_claims_past_a_floats_range_are_times(server: DevAuthorizationServer) -> None:
+    # A JSON integer has no size limit; one beyond a float's range is far in the future, not an error.
+    assert (await verifier_for(server).verify(server.issue_token(["read"], exp=10**400))).expires_at == 10**400
+    for claim in ("nbf", "iat"):
+        with pytest.raises(InvalidTokenError) as caught:
+            claims: dict[str, Any] = {claim: 10**400}
+            await verifier_for(server).verify(server.issue_token(["read"], **claims))
+        assert caught.value.description == NOT_YET_VALID
+
+
+# -- one spelling per token -------------------------------------------------------------------------
+
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _segment(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _spellable(key: SigningKey, claims: dict[str, Any]) -> tuple[str, str, str]:
+    """Header, payload and signature segments of a token signed by ``key``, each 2 characters past a multiple of 4
+    (its last character carries 4 unused bits) and holding a "-" or "_" (base64url's own characters)."""
+    for pad in range(64):
+        header = {"alg": key.algorithm, "kid": key.kid, "typ": "at+jwt", "x": "?>" * 3 + "x" * pad}
+        payload = {**claims, "x": "?>" * 3 + "x" * pad}
+        segments = [_segment(json.dumps(part).encode()) for part in (header, payload)]
+        signed = _signed(key, *segments)
+        segments.append(signed.split(".")[2])
+        if all(len(s) % 4 == 2 and ("-" in s or "_" in s) for s in segments):
+            return segments[0], segments[1], segments[2]
+    raise AssertionError("no spellable token found")
+
+
+def _signed(key: SigningKey, header: str, payload: str) -> str:
+    """``header.payload`` signed as they are spelled."""
+    algorithm = jwt.get_algorithm_by_name(key.algorithm)
+    signing_input = f"{header}.{payload}".encode()
+    return f"{header}.{payload}.{_segment(algorithm.sign(signing_input, algorithm.prepare_key(key.private_key)))}"
+
+
+# Other spellings of a base64url segment that lenient decoders read as the same bytes.
+_RESPELLINGS: dict[str, Any] = {
+    "unused-bits-set": lambda s: s[:-1] + _B64URL[_B64URL.index(s[-1]) + 1],
+    "padding": lambda s: s + "==",
+    "standard-alphabet": lambda s: s.replace("-", "+").replace("_", "/"),
+    "line-break": lambda s: s[:8] + "\n" + s[8:],
+    "space": lambda s: s[:8] + " " + s[8:],
+}
+
+
+@pytest.mark.parametrize("part", [0, 1, 2], ids=["header", "payload", "signature"])
+@pytest.mark.parametrize("respelling", list(_RESPELLINGS))
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "after-the-canonical-spelling"])
+async def test_a_token_has_one_spelling(server: DevAuthorizationServer, part: int, respelling: str, warm: bool) -> None:
+    # A second spelling of a verified token would be a second cache key and a way past deny-lists keyed on the
+    # token text. The header and payload respelled are signed as spelled, so only the spelling can refuse them.
+    key = server.signing_key
+    segments = list(_spellable(key, server.claims(scopes=["read"], audience=AUDIENCE, subject="s", client_id="c")))
+    canonical = ".".join(segments)
+    other = _RESPELLINGS[respelling](segments[part])
+    assert other != segments[part]
+    assert base64.urlsafe_b64decode(other.replace("+", "-").replace("/", "_") + "==") == base64.urlsafe_b64decode(
+        segments[part] + "=="
+    ), "not a respelling of the same bytes"
+    segments[part] = other
+    respelled = ".".join(segments) if part == 2 else _signed(key, segments[0], segments[1])
+    verifier = verifier_for(server)
+    if warm:
+        assert (await verifier.verify(canonical)).scopes == ["read"]
+    with pytest.raises(InvalidTokenError) as caught:
+        await verifier.verify(respelled)
+    assert caught.value.description == MALFORMED
+    assert (await verifier.verify(canonical)).scopes == ["read"]
 
 
 @pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT"])
@@ -520,13 +599,16 @@ class Counting:
 
     def __init__(self, verifier: JWTVerifier) -> None:
         self.checks = 0
-        check = verifier._signature_ok
+        impls = verifier._algorithm_impls
+        verifier._algorithm_impls = {alg: cast(Any, self._Counted(self, impl)) for alg, impl in impls.items()}
 
-        def counted(*args: Any) -> bool:
-            self.checks += 1
-            return check(*args)
+    class _Counted:
+        def __init__(self, counting: Counting, impl: Any) -> None:
+            self.counting, self.impl = counting, impl
 
-        verifier._signature_ok = counted  # type: ignore[method-assign]
+        def verify(self, *args: Any) -> bool:
+            self.counting.checks += 1
+            return bool(self.impl.verify(*args))
 
 
 class WallClock:
