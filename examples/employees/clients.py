@@ -1,7 +1,7 @@
 """The employees story with real MCP clients: ``bash scripts/demo --clients``.
 
 Each installed client (the TypeScript SDK 1.x and 2.x from npm, the Python SDK 1.x and 2.x) runs the demo's task
-(list the tools, read the employees, record two moods) in its own process, with its own OAuth support, in the
+(list the tools, read the employees, record a mood; twice) in its own process, with its own OAuth support, in the
 client-credentials flow and in the authorization-code flow (PKCE, dynamic client registration), against the
 employees server under the library's default settings. What the server saw is recorded by an ASGI wrapper in
 front of it (the challenges it sent, the tokens it was shown); the client reports only how its task ended.
@@ -140,24 +140,37 @@ class AuthServer:
     set_refresh_tokens: Callable[[bool], None] = field(repr=False)
 
 
-def employees_app(auth: AuthServer, base: str, *, json_response: bool, stateless: bool) -> Recording:
-    """The demo's server (its tools, schema and ``demo.env``) under the default challenge setting."""
+def employees_app(
+    auth: AuthServer, base: str, *, json_response: bool, stateless: bool, include_token_scopes: bool | str | None = None
+) -> Recording:
+    """The demo's server (its tools, schema and ``demo.env``) under the default challenge setting, or under
+    ``include_token_scopes`` when given."""
     guard = guard_for(
         issuer=auth.issuer,
         jwks_uri=auth.jwks_uri,
         resource_url=f"{base}/mcp",
-        scope_challenge_include_token_scopes=DEFAULT_INCLUDE_TOKEN_SCOPES,
+        scope_challenge_include_token_scopes=(
+            DEFAULT_INCLUDE_TOKEN_SCOPES if include_token_scopes is None else include_token_scopes
+        ),
     )
     server, _ = build_app(guard)
     return Recording(server.streamable_http_app(json_response=json_response, stateless_http=stateless))
 
 
 @contextmanager
-def employees_server(auth: AuthServer, *, json_response: bool = True, stateless: bool = False) -> Iterator[Server]:
+def employees_server(
+    auth: AuthServer,
+    *,
+    json_response: bool = True,
+    stateless: bool = False,
+    include_token_scopes: bool | str | None = None,
+) -> Iterator[Server]:
     holder: dict[str, Recording] = {}
 
     def factory(base: str) -> ASGIApp:
-        holder["app"] = employees_app(auth, base, json_response=json_response, stateless=stateless)
+        holder["app"] = employees_app(
+            auth, base, json_response=json_response, stateless=stateless, include_token_scopes=include_token_scopes
+        )
         return holder["app"]
 
     with LoopbackServer(app_factory=factory, lifespan="on") as base:
@@ -312,14 +325,19 @@ class Outcome:
     completed: bool
     error: str | None
     loop: bool
-    results: tuple[Any, ...]  # the tool listing's names, then each tool's structured result
+    results: tuple[Any, ...]  # [name, result] for each step: the names a listing showed, a tool's structured result
     seen: tuple[Seen, ...]
 
     @property
     def wrote(self) -> list[Any]:
         """What each ``update_employee_mood`` returned (some servers wrap a structured result in ``result``)."""
-        found = [r.get("result", r) if isinstance(r, dict) else r for r in self.results[2:]]
-        return [r.get("updateEmployeeMood") if isinstance(r, dict) else r for r in found]
+        found = [r.get("result", r) for name, r in self.results if name == "update_employee_mood"]
+        return [r.get("updateEmployeeMood", r) for r in found]
+
+    @property
+    def listed(self) -> list[list[str]]:
+        """The tool names each ``tools/list`` showed."""
+        return [names for name, names in self.results if name == "tools/list"]
 
     @property
     def challenges(self) -> list[tuple[int, str | None]]:
@@ -347,17 +365,25 @@ class Outcome:
 
 
 def run_client(
-    kind: ClientKind, flow: Flow, auth: AuthServer, server: Server, *, refresh_tokens: bool = True, timeout: float = 60
+    kind: ClientKind,
+    flow: Flow,
+    auth: AuthServer,
+    server: Server,
+    *,
+    refresh_tokens: bool = True,
+    scope: str | None = None,
+    timeout: float = 60,
 ) -> Outcome:
     """Run ``kind``'s driver once against ``server``; ``refresh_tokens=False`` makes the authorization server
-    issue none to this client (the configuration the TypeScript SDK 1.x needs to step up)."""
+    issue none to this client (the configuration the TypeScript SDK 1.x needs to step up); ``scope`` is the
+    scope a client-credentials client is configured to ask for (none by default)."""
     if kind.missing:
         raise RuntimeError(f"{kind.name}: {kind.missing}")
     config: dict[str, Any] = {"url": server.url, "flow": flow, "issuer": auth.issuer}
     if kind.key.startswith("ts"):
         config["sdk"] = int(kind.key[-1])
     if flow == "client_credentials":
-        config.update(client_id=auth.client_id, client_secret=auth.client_secret)
+        config.update(client_id=auth.client_id, client_secret=auth.client_secret, scope=scope)
     else:
         config["redirect_uri"] = REDIRECT_URI
     before = len(server.recording.seen)

@@ -116,6 +116,7 @@ def assert_one_step_up(outcome: Outcome, challenge: str) -> None:
     assert outcome.step_ups == 1
     assert [set(t) for t in outcome.tokens] == [set(BASELINE.split()), set(UNION.split())]
     assert outcome.wrote == WROTE
+    assert outcome.listed == [["get_employees"], ["get_employees", "update_employee_mood"]]
 
 
 def test_the_default_is_auto() -> None:
@@ -221,6 +222,53 @@ def test_typescript_sdk_1_with_oidc_provider(oidc: tuple[AuthServer, Server]) ->
 
     # Authorization code, no refresh tokens for this client (oidc-provider's issueRefreshToken policy).
     assert_one_step_up(run_client(kind, "authorization_code", auth, server, refresh_tokens=False), UNION)
+
+    # Client credentials, the provider configured with the scopes the whole task needs: no challenge to miss.
+    outcome = run_client(kind, "client_credentials", auth, server, scope=UNION)
+    assert outcome.completed
+    assert outcome.challenges == [(401, BASELINE)]
+    assert [set(t) for t in outcome.tokens] == [set(UNION.split())]
+
+
+@pytest.fixture(scope="module")
+def precise(dev: tuple[AuthServer, dict[str, Server]]) -> Iterator[Server]:
+    """An employees server set to FASTMCP_SCOPES_SCOPE_CHALLENGE_INCLUDE_TOKEN_SCOPES=false (precise challenges)."""
+    with employees_server(dev[0], include_token_scopes=False) as server:
+        yield server
+
+
+READ = "employees:read mcp:connect mcp:tools:call"
+LIST = "mcp:connect mcp:tools:read"
+
+
+@pytest.mark.parametrize("flow", FLOWS)
+def test_precise_challenges_cost_the_python_sdk_1_a_step_up_per_operation(
+    dev: tuple[AuthServer, dict[str, Server]], precise: Server, flow: Flow
+) -> None:
+    # Why `auto` is the default. The Python SDK 1.x replaces its scopes with the challenge's; challenged with
+    # the operation's scopes alone, each step-up drops scopes the next operation needs. It also lists the tools
+    # again after calling one it had not seen listed, which costs one more round per write.
+    outcome = run_client(usable("py1"), flow, dev[0], precise)
+    assert outcome.completed
+    assert outcome.challenges == [
+        (401, BASELINE),
+        (403, PRECISE),
+        (403, LIST),
+        (403, READ),
+        (403, PRECISE),
+        (403, LIST),
+    ]
+    assert outcome.step_ups == 5
+
+
+def test_precise_challenges_cost_the_typescript_sdk_1_a_step_up_per_operation(
+    dev: tuple[AuthServer, dict[str, Server]], precise: Server
+) -> None:
+    # The TypeScript SDK 1.x replaces its scopes too (here without refresh tokens, so it can step up at all).
+    outcome = run_client(usable("ts1"), "authorization_code", dev[0], precise, refresh_tokens=False)
+    assert outcome.completed
+    assert outcome.challenges == [(401, BASELINE), (403, PRECISE), (403, LIST), (403, READ), (403, PRECISE)]
+    assert outcome.step_ups == 4
 
 
 def test_the_demo_prints_one_table_and_succeeds() -> None:

@@ -1,4 +1,4 @@
-// Test-only: the employees demo's task (list the tools, read the employees, record two moods) run by a real
+// Test-only: the employees demo's task (list the tools, read the employees, record a mood; twice) run by a real
 // MCP TypeScript SDK client, 1.x (@modelcontextprotocol/sdk) or 2.x (@modelcontextprotocol/client), with its
 // own OAuth support doing every step-up. The Python side (examples/employees/clients.py) starts the servers,
 // runs this script and reads what the server saw; this script only reports how the task ended.
@@ -12,10 +12,13 @@
 // Prints one JSON line: {"completed": bool, "error": string|null, "results": [...]}.
 const config = JSON.parse(process.argv[2]);
 
+// The demo agent's task, twice round: look at the tools, read the employees, record a mood.
 const TASK = [
   ['tools/list'],
   ['get_employees', {}],
   ['update_employee_mood', { employeeID: 1, mood: 'HAPPY' }],
+  ['tools/list'],
+  ['get_employees', {}],
   ['update_employee_mood', { employeeID: 2, mood: 'CALM' }],
 ];
 // More token requests than this in one task is a loop: the task needs one step-up beyond the first token.
@@ -127,6 +130,7 @@ async function main() {
       ? new sdk.ClientCredentialsProvider({
           clientId: config.client_id,
           clientSecret: config.client_secret,
+          scope: config.scope ?? undefined,
           expectedIssuer: config.issuer,
         })
       : new HeadlessProvider();
@@ -159,11 +163,11 @@ async function main() {
   for (const [name, args] of TASK) {
     if (name === 'tools/list') {
       const listed = await authorized(() => client.listTools());
-      results.push(listed.tools.map((tool) => tool.name).join(', '));
+      results.push([name, listed.tools.map((tool) => tool.name)]);
     } else {
       const result = await authorized(() => client.callTool({ name, arguments: args }));
       if (result.isError) throw new Error(`${name} failed: ${JSON.stringify(result.content)}`);
-      results.push(result.structuredContent ?? result.content);
+      results.push([name, result.structuredContent ?? result.content]);
     }
   }
   await client.close();

@@ -7,7 +7,7 @@ interpreter running this script has (the sdk1 lane's environment has mcp 1.30, t
 
 The SDK's OAuth provider does every step-up inside the HTTP client; the authorization-code flow's browser
 follows the authorization server's redirects (it consents on its own) until they reach the redirect URI.
-Prints one JSON line: ``{"completed": bool, "error": str | null, "loop": bool, "results": [...]}``.
+Prints one JSON line: ``{"completed": bool, "error": str | null, "loop": bool, "results": [[name, result], ...]}``.
 It imports nothing from fastmcp-scopes, so that it runs in any environment holding an MCP SDK.
 """
 
@@ -37,8 +37,11 @@ TASK: list[tuple[str, dict[str, Any]]] = [
     ("tools/list", {}),
     ("get_employees", {}),
     ("update_employee_mood", {"employeeID": 1, "mood": "HAPPY"}),
+    ("tools/list", {}),
+    ("get_employees", {}),
     ("update_employee_mood", {"employeeID": 2, "mood": "CALM"}),
 ]
+"""The demo agent's task, twice round: look at the tools, read the employees, record a mood."""
 
 
 class LoopError(RuntimeError):
@@ -99,12 +102,14 @@ class Browser:
 
 def provider_for(config: dict[str, Any]) -> OAuthClientProvider:
     if config["flow"] == "client_credentials":
+        scope = {"scope" if SDK_MAJOR >= 2 else "scopes": config["scope"]} if config.get("scope") else {}
         return ClientCredentialsOAuthProvider(
             server_url=config["url"],
             storage=Storage(),
             client_id=config["client_id"],
             client_secret=config["client_secret"],
             issuer=config["issuer"],
+            **scope,
         )
     browser = Browser(config["redirect_uri"])
     metadata = OAuthClientMetadata(
@@ -159,14 +164,14 @@ async def run(config: dict[str, Any]) -> list[Any]:
         for name, arguments in TASK:
             if name == "tools/list":
                 listed = await client.list_tools()
-                results.append(", ".join(tool.name for tool in listed.tools))
+                results.append([name, [tool.name for tool in listed.tools]])
                 continue
             result = await client.call_tool(name, arguments)
             failed = result.is_error if SDK_MAJOR >= 2 else result.isError
             if failed:
                 raise RuntimeError(f"{name} failed: {result.content}")
             structured = result.structured_content if SDK_MAJOR >= 2 else result.structuredContent
-            results.append(structured)
+            results.append([name, structured])
     return results
 
 
