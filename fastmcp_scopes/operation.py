@@ -153,7 +153,10 @@ def stated_version(*statements: object) -> str | None:
 
 def _meta_version(params: Mapping[str, Any] | None) -> object:
     meta = params.get("_meta") if params else None
-    return meta.get(VERSION_META_KEY) if isinstance(meta, dict | Mapping) else None
+    if not isinstance(meta, dict | Mapping) or VERSION_META_KEY not in meta:
+        return None  # states nothing
+    version = meta[VERSION_META_KEY]
+    return "" if version is None else version  # present but null states something malformed
 
 
 _REFS: Mapping[str, tuple[Kind, str]] = {"ref/prompt": ("prompts", "name"), "ref/resource": ("resources", "uri")}
