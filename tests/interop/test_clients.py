@@ -39,8 +39,10 @@ from examples.employees.clients import (
     ClientKind,
     Flow,
     Outcome,
+    Run,
     Server,
     client_kinds,
+    describe,
     development_auth_server,
     employees_server,
     oidc_deployment,
@@ -300,3 +302,18 @@ def test_the_demo_prints_one_table_and_succeeds() -> None:
     ]
     assert "stopped: Server returned 403 after trying upscoping (client bug:" in done.stdout
     assert "FAILED" not in done.stdout
+
+
+def test_the_demo_fails_when_a_client_that_should_complete_does_not() -> None:
+    kind = ClientKind("ts2", "TypeScript SDK 2.x", "2.4.0", ("node", "driver.mjs"), None)
+    stopped = Outcome(False, "Streamable HTTP error: Server returned 403 after trying upscoping", False, (), ())
+    assert describe(Run(kind, "client_credentials"), stopped, None) == (
+        "FAILED: Server returned 403 after trying upscoping",
+        False,
+    )
+    known = Run(kind, "authorization_code", known_bug="refreshes without a scope")
+    assert describe(known, stopped, None) == (
+        "stopped: Server returned 403 after trying upscoping (client bug: refreshes without a scope)",
+        True,
+    )
+    assert describe(known, None, "node is not installed") == ("not run: node is not installed", True)
