@@ -52,6 +52,10 @@ class Recorder:
         return [(o.method, o.kind, o.name) for _, o in self.asked]
 
 
+def _research_agents(caller: Caller | None, operation: PolicyOperation) -> bool:
+    return caller is not None and (caller.claims or {}).get("role") == "research-agent"
+
+
 def hints(**hints: bool) -> types.ToolAnnotations:
     """Tool annotations as the protocol spells them (``destructiveHint``), on either SDK major."""
     return types.ToolAnnotations.model_validate(hints)
@@ -300,6 +304,29 @@ async def test_the_hook_runs_once_per_request_in_a_stateful_session(server_kind:
     assert hook.names == [("tools/call", "tools", "delete_employee")]
 
 
+@http_only
+async def test_another_callers_session_lends_no_policy_answer(server_kind: ServerKind, install: Install) -> None:
+    """In a session Alice opened, Mallory's request is decided, and asked about, as Mallory's."""
+    ran: list[str] = []
+    hook = Recorder(refuse=_research_agents)
+    guarded = await install(staff(server_kind, ran), policy_hook=hook, stateless_http=False, policy_cache_seconds=3600)
+    alice = guarded.token(["employees:write"], subject="alice", role="hr")
+    mallory = guarded.token(["employees:write"], subject="mallory", role="research-agent")
+    initialize = {"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "contract", "version": "1"}}
+    opened = await guarded.post(alice, "initialize", initialize)
+    session = {"mcp-session-id": opened.headers["mcp-session-id"]}
+    await guarded.post(alice, "notifications/initialized", {}, id=None, headers=session)
+    allowed = await guarded.post(alice, "tools/call", DELETE, headers=session, id=2)
+
+    answer = await guarded.post(mallory, "tools/call", DELETE, headers=session, id=3)
+
+    assert succeeded(allowed), allowed.whole()
+    assert answer.status in (403, 404), answer.whole()
+    assert not succeeded(answer)
+    assert ran == ["delete_employee"]
+    assert [c.subject for c, _ in hook.asked if c is not None] == ["alice", "mallory"]
+
+
 # -- the cache --------------------------------------------------------------------------------------------
 
 
@@ -341,10 +368,6 @@ async def test_without_a_cache_time_every_call_is_asked(server_kind: ServerKind,
         await guarded.ask(["employees:write"], "tools/call", DELETE)
 
     assert len(hook.asked) == 3
-
-
-def _research_agents(caller: Caller | None, operation: PolicyOperation) -> bool:
-    return caller is not None and (caller.claims or {}).get("role") == "research-agent"
 
 
 @every_transport
