@@ -110,6 +110,51 @@ async def test_a_uri_is_public_only_where_the_server_dispatches_it_to_a_public_p
         refused_anonymously(guarded, await guarded.ask(None, "resources/read", {"uri": uri}), "docs:read mcp:connect")
 
 
+async def test_every_name_of_an_app_tool_is_decided_as_its_own(server_kind: ServerKind, install: Install) -> None:
+    skip_unless(server_kind.hashed_name, f"{server_kind.name} has no hashed tool names")
+    assert server_kind.hashed_name is not None
+    assert server_kind.app_provider is not None and server_kind.add_provider is not None
+    ran: list[str] = []
+    app = server_kind.app_provider("Dashboard")
+
+    @app.tool()
+    @public
+    def status() -> str:
+        ran.append("status")
+        return "ok"
+
+    @app.tool()
+    @requires_scopes("admin:purge")
+    def purge() -> str:
+        ran.append("purge")
+        return "purged"
+
+    server = server_kind.new("platform")
+    server_kind.add_provider(server, app)
+    guarded = await install(server, **OPTIONS)
+    guarded.ran = ran
+
+    for name in ("status", server_kind.hashed_name("Dashboard", "status")):
+        answer = await guarded.ask(None, "tools/call", {"name": name, "arguments": {}})
+        assert succeeded(answer), answer.whole()
+    assert ran == ["status", "status"]
+    ran.clear()
+    for name in ("purge", server_kind.hashed_name("Dashboard", "purge")):
+        answer = await guarded.ask(None, "tools/call", {"name": name, "arguments": {}})
+        refused_anonymously(guarded, answer, "admin:purge mcp:connect mcp:tools:call")
+
+
+@http_only
+async def test_scopes_for_local_callers_never_reach_a_caller_over_http(
+    server_kind: ServerKind, install: Install
+) -> None:
+    guarded = await guarded_catalogue(server_kind, install, stdio_scopes=EVERYTHING)
+
+    answer = await guarded.ask(None, "tools/call", {"name": "update", "arguments": {"item": "a"}})
+
+    refused_anonymously(guarded, answer, "catalogue:write mcp:connect mcp:tools:call")
+
+
 # -- other methods ----------------------------------------------------------------------------------
 
 
