@@ -185,7 +185,7 @@ def test_every_python_sample_is_marked() -> None:
 
 
 def test_markers_name_known_kinds_and_lineages() -> None:
-    kinds = {"run", "file", "install", "terminal", "output"}
+    kinds = {"run", "file", "install", "terminal", "output", "command"}
     for block in every_block():
         if block.kind is None:
             continue

@@ -2,8 +2,9 @@
 runs the quickstart of docs/quickstart/LINEAGE.md exactly as the page shows it.
 
 Everything comes from the page: the ``pip install`` command (with the wheel in place of the name
-``fastmcp-scopes``), the files ``server.py``, ``dev_auth.py`` and ``check.py``, the commands of its three
-terminals, and what ``check.py`` prints, compared line for line. The one change made to the page's text is the
+``fastmcp-scopes``), the files ``server.py``, ``dev_auth.py`` and ``check.py``, the ``fastmcp-scopes server``
+command and its table, the commands of its three terminals, and what ``check.py`` prints, compared line for
+line. The one change made to the page's text is the
 port: 8000 becomes a free one, so that the test does not depend on what else runs on the machine.
 
 Costly (a wheel, a virtual environment, an install): each lane runs the quickstart of its own lineage only
@@ -234,6 +235,21 @@ def test_the_quickstart_runs_as_its_page_shows(
         (work / name).write_text(as_run(block.code), encoding="utf-8")
     shell = Terminals(work, python)
     terminals.append(shell)
+
+    # The command line, installed by the wheel: what each tool needs, read without starting the server.
+    (inspect,) = [line for line in marked(found, "command").code.splitlines() if line.strip()]
+    words = shlex.split(inspect)
+    assert words[0] == "fastmcp-scopes", inspect
+    table = subprocess.run(
+        [str(python.parent / "fastmcp-scopes"), *words[1:]],
+        cwd=work,
+        env=shell.base_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert table.returncode == 0, table.stderr
+    assert table.stdout == marked(found, "output", "fastmcp-scopes").code
 
     # Terminal 1: the development authorization server prints three export lines.
     (start_auth,) = terminal(found, "1")
