@@ -202,9 +202,18 @@ def _suggestion(name: str) -> str | None:
     return close[0] if close else None
 
 
+_SERVERS_OWN = (
+    "a token verifier is the server's, not the guard's: MCPServer(token_verifier=..., auth=AuthSettings(...)) "
+    "(the MCP SDK 1.x FastMCP alike) or fastmcp's FastMCP(auth=...); install(server) then uses it"
+)
+"""What to say of an option that belongs on the server: the closest setting's name would mislead."""
+
+
 def _unknown_name_problem(name: str, value: Any, *, keyword: bool) -> str:
     """One message for a name that is not a setting, whichever way it came in."""
     close = _suggestion(name)
+    if keyword and name in ("token_verifier", "auth"):
+        return f"unknown option {name}={value!r}; {_SERVERS_OWN}"
     if keyword:
         hint = f"; did you mean {close}?" if close else "; see ScopesSettings for the options"
         return f"unknown option {name}={value!r}{hint}"
