@@ -210,6 +210,7 @@ class ScopeGuard:
         )
         self._build_layers(connect)
         self._expanded: dict[frozenset[str], GrantedScopes] = {}
+        self._planned: dict[tuple[Kind, Requirement], tuple[tuple[str, ...], ...]] = {}
         self._derived: dict[ScopeDeclaration, Requirement] = {}
         self._graphql: ScopedSchema | None = None
         self.policy_hook: PolicyHook | None = policy_hook or _configured_hook(s)
@@ -229,6 +230,7 @@ class ScopeGuard:
             for kind in KINDS
         }
         self._combined.clear()
+        self._planned = {}  # the layers changed (a server's own required scopes joined them)
 
     def require_for_every_request(self, scopes: Iterable[str]) -> None:
         """Add ``scopes`` to the connect layer: a server's own ``required_scopes`` (from its auth settings),
@@ -258,6 +260,21 @@ class ScopeGuard:
                 self._combined.clear()  # per-call requirements can vary without bound
             required = self._combined[key] = layers.combine(own, cap=self.settings.max_alternatives)
         return required
+
+    def scopes_to_call(self, kind: Kind, own: Requirement) -> tuple[tuple[str, ...], ...]:
+        """What a client asks its authorization server for to call a primitive of ``kind`` whose own requirement is
+        ``own``: one set of scopes per alternative (any one will do), each the connect and call layers with the
+        primitive's own, less what the hierarchy implies (as a challenge asks), sorted. For a listing that lets a
+        client plan its step-up (``hide_unauthorized=false``)."""
+        key = (kind, own)
+        planned = self._planned.get(key)
+        if planned is None:
+            if len(self._planned) >= _CACHE_SIZE:
+                self._planned.clear()
+            required = self._required(f"call {kind}", self._action_layers[("call", kind)], own)
+            alternatives = (tuple(sorted(self.hierarchy.reduce(a))) for a in required.alternatives)
+            planned = self._planned[key] = tuple(dict.fromkeys(alternatives))
+        return planned
 
     def own_requirement(self, kind: Kind, name: str, declaration: ScopeDeclaration | None) -> Requirement | None:
         """A primitive's own requirement: its decorators ANDed with ``FASTMCP_SCOPES_TOOL_SCOPES``.

@@ -13,23 +13,58 @@ everything, and the cache hint of a guarded result.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from fastmcp_scopes.pipeline import InstallReport
+from fastmcp_scopes.policy import ScopeGuard
 from fastmcp_scopes.requirements import Requirement
+from fastmcp_scopes.settings import Kind
 
-__all__ = ["META_KEY", "InstallReport", "annotated_meta", "private"]
+__all__ = ["META_KEY", "SECURITY_SCHEMES_KEY", "Annotate", "InstallReport", "annotator", "private", "security_schemes"]
 
 META_KEY = "io.github.fastmcp-scopes/requires"
-"""``_meta`` key carrying a primitive's requirement (alternatives) when everything is listed."""
+"""``_meta`` key carrying a primitive's own requirement (alternatives) when everything is listed."""
+
+SECURITY_SCHEMES_KEY = "securitySchemes"
+"""``_meta`` key carrying a listed tool's security schemes, in the shape of the MCP draft for per-tool security
+schemes (SEP-1488: ``[{"type": "oauth2", "scopes": [...]}]``, any one scheme will do). The draft puts the field on
+the tool itself; mcp 2.x drops members its ``Tool`` model does not know, on the server and in the client, so it
+travels in ``_meta``, where the draft's authors (the OpenAI Apps SDK) read it too."""
 
 _R = TypeVar("_R")
 
 
-def annotated_meta(own: Requirement, meta: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A listed primitive's ``_meta`` with its requirement under :data:`META_KEY` (``hide_unauthorized=False``)."""
-    return {**(meta or {}), META_KEY: own.to_json()}
+def security_schemes(guard: ScopeGuard, kind: Kind, own: Requirement) -> list[dict[str, Any]]:
+    """The security schemes of a primitive whose own requirement is ``own``: one ``oauth2`` scheme per alternative,
+    naming every scope a client asks for to call it (the connect and call layers too, less what the hierarchy
+    implies: :meth:`ScopeGuard.scopes_to_call`), so that it can ask for them before calling."""
+    return [{"type": "oauth2", "scopes": list(scopes)} for scopes in guard.scopes_to_call(kind, own)]
+
+
+Annotate = Callable[[Requirement | None, Mapping[str, Any] | None], dict[str, Any] | None]
+"""``annotate(own, meta)``: a listed item's ``_meta`` with what lets a client plan, or ``None`` to list it as it is."""
+
+
+def annotator(guard: ScopeGuard, kind: Kind) -> Annotate | None:
+    """How a listing of ``kind`` annotates its items, or ``None`` when it does not (``hide_unauthorized=true``,
+    the default: what is listed is callable as it is). Otherwise each item's ``_meta`` gains its own requirement
+    under :data:`META_KEY` (when it declares one) and, for a tool, its :func:`security_schemes` under
+    :data:`SECURITY_SCHEMES_KEY` (an undeclared tool's are the layers'), so that a client can plan its step-up."""
+    if guard.settings.hide_unauthorized:
+        return None
+
+    def annotate(own: Requirement | None, meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if own is None and kind != "tools":
+            return None
+        annotated = {**(meta or {})}
+        if own is not None:
+            annotated[META_KEY] = own.to_json()
+        if kind == "tools":  # the draft describes tools; prompts and resources have no such field
+            annotated[SECURITY_SCHEMES_KEY] = security_schemes(guard, kind, own or Requirement.none())
+        return annotated
+
+    return annotate
 
 
 def private(result: _R) -> _R:

@@ -17,7 +17,7 @@ from importlib import import_module
 from typing import Any
 
 from fastmcp_scopes._compat import AuthenticatedUser, auth_context_var, mcp_error, types
-from fastmcp_scopes.adapters import annotated_meta
+from fastmcp_scopes.adapters import annotator
 from fastmcp_scopes.claims import ClaimScopes
 from fastmcp_scopes.http import caller_from_token
 from fastmcp_scopes.operation import LISTED, METHODS, InvalidOperationError, Operation
@@ -154,9 +154,11 @@ async def _filtered(pipeline: Pipeline, identify: Identify, method: str, result:
         key = getattr(item, id_key, None)
         return found.get(str(key)) if key is not None else None
 
-    annotate = not pipeline.guard.settings.hide_unauthorized
+    annotate = annotator(pipeline.guard, kind)
     kept = [
-        item.model_copy(update={"meta": annotated_meta(own, item.meta)}) if annotate and own is not None else item
+        item
+        if annotate is None or (meta := annotate(own, item.meta)) is None
+        else item.model_copy(update={"meta": meta})
         for item, own in pipeline.listed(decision, items, primitive_of)
     ]
     return _ServerResult(listing.model_copy(update={member: kept}))

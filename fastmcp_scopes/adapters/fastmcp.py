@@ -25,7 +25,7 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.utilities.versions import VersionSpec
 from mcp.shared.exceptions import MCPError
 
-from fastmcp_scopes.adapters import annotated_meta
+from fastmcp_scopes.adapters import annotator
 from fastmcp_scopes.adapters._fastmcp_common import FastMCPRegistry, guarded_http_app
 from fastmcp_scopes.claims import ClaimScopes
 from fastmcp_scopes.concealment import concealing
@@ -112,9 +112,11 @@ class _Hook(Middleware):
             assert kind is not None
             items: Sequence[Any] = await call_next(context)
             found = {id(item): await self.registry.primitive(kind, item) for item in items}
-            annotate = not self.pipeline.guard.settings.hide_unauthorized
+            annotate = annotator(self.pipeline.guard, kind)
             return [
-                item.model_copy(update={"meta": annotated_meta(own, item.meta)}) if annotate and own else item
+                item
+                if annotate is None or (meta := annotate(own, item.meta)) is None
+                else item.model_copy(update={"meta": meta})
                 for item, own in self.pipeline.listed(decision, items, lambda item: found[id(item)])
             ]
 

@@ -22,7 +22,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CompleteRequestParams, CompleteResult, Completion, PromptReference
 from starlette.applications import Starlette
 
-from fastmcp_scopes.adapters import META_KEY, annotated_meta, private
+from fastmcp_scopes.adapters import META_KEY, annotator, private
 from fastmcp_scopes.adapters._sdk import ManagerRegistry, guard_app
 from fastmcp_scopes.claims import ClaimScopes
 from fastmcp_scopes.concealment import concealed
@@ -109,9 +109,9 @@ class _Hook:
         assert kind is not None
         items = result.get(member) or []
         found = {id(i): self.registry.identified(kind, i.get(id_key)) for i in items if isinstance(i, dict)}
-        annotate = not self.pipeline.guard.settings.hide_unauthorized
+        annotate = annotator(self.pipeline.guard, kind)
         kept = [
-            {**i, "_meta": annotated_meta(own, i.get("_meta"))} if annotate and own is not None else i
+            i if annotate is None or (meta := annotate(own, i.get("_meta"))) is None else {**i, "_meta": meta}
             for i, own in self.pipeline.listed(decision, items, lambda i: found.get(id(i)))
         ]
         return {**result, member: kept}

@@ -1,17 +1,67 @@
 """Listings show a caller only what its token permits, on every lineage and transport; filtered results are
-private to the token; with ``hide_unauthorized=False`` everything is listed with its requirement in ``_meta``."""
+private to the token; with ``hide_unauthorized=False`` everything is listed with its requirement in ``_meta``,
+and each tool with the security schemes a client asks for to call it."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
 from fastmcp_scopes.testing import scoped_client
 
-from .conftest import Install, ServerKind, every_transport, hr, in_process_only, listing, skip_unless
+from .conftest import (
+    SDK_MAJOR,
+    Guarded,
+    Install,
+    ServerKind,
+    every_transport,
+    hr,
+    http_only,
+    in_process_only,
+    listing,
+    skip_unless,
+)
 
 META_KEY = "io.github.fastmcp-scopes/requires"
+SCHEMES_KEY = "securitySchemes"
+PLANNING: dict[str, Any] = {
+    "hide_unauthorized": False,
+    "connect_scopes": ["mcp:connect"],
+    "list_scopes": {"tools": ["mcp:tools:read"]},
+    "call_scopes": {"tools": ["mcp:tools:call"]},
+    "hierarchy": {"admin": ["hr:approve"]},
+}
+"""Everything listed, layered scopes, and a hierarchy under which ``admin`` alone stands for ``hr:approve``."""
+
+
+def oauth2(*scopes: str) -> dict[str, Any]:
+    return {"type": "oauth2", "scopes": list(scopes)}
+
+
+SCHEMES: dict[str, Any] = {
+    # The scopes a client asks for to call each tool: the connect and call layers with its own; any one scheme.
+    "list_employees": [oauth2("employees:read", "mcp:connect", "mcp:tools:call")],
+    "update_salary": [
+        oauth2("employees:write", "mcp:connect", "mcp:tools:call"),
+        oauth2("admin", "mcp:connect", "mcp:tools:call"),
+    ],
+    "approve_raise": [
+        oauth2("employees:write", "hr:approve", "mcp:connect", "mcp:tools:call"),
+        oauth2("admin", "mcp:connect", "mcp:tools:call"),  # admin implies hr:approve: not asked for twice
+    ],
+    "server_time": [oauth2("mcp:connect", "mcp:tools:call")],  # declares nothing: the layers alone
+    "query": [oauth2("db:query", "mcp:connect", "mcp:tools:call")],  # and per call, the table it reads
+}
+OWN: dict[str, Any] = {
+    "list_employees": [["employees:read"]],
+    "update_salary": [["employees:write"], ["admin"]],
+    "approve_raise": [["employees:write", "hr:approve"], ["admin", "hr:approve"]],
+    "server_time": None,
+    "query": [["db:query"]],
+}
 
 
 @every_transport
@@ -111,3 +161,72 @@ async def test_unguarded_the_same_server_answers_publicly(server_kind: ServerKin
 
     assert (tools.cache_scope, tools.ttl_ms) == ("public", 60_000)
     assert len(tools.tools) == 5
+
+
+@every_transport
+async def test_listing_everything_gives_each_tool_its_security_schemes(
+    server_kind: ServerKind, install: Install
+) -> None:
+    """The shape of the MCP draft for per-tool security schemes, in ``_meta`` beside our own key: what a caller
+    holding only the baseline needs to plan every step-up before calling anything."""
+    guarded = await install(hr(server_kind), **PLANNING)
+
+    tools = await guarded.ask(["mcp:connect", "mcp:tools:read"], "tools/list")
+    prompts = await guarded.ask(["mcp:connect"], "prompts/list")
+
+    assert tools.result is not None, tools.whole()
+    metas = {tool["name"]: tool.get("_meta") or {} for tool in tools.result["tools"]}
+    assert {name: meta.get(SCHEMES_KEY) for name, meta in metas.items()} == SCHEMES
+    assert {name: meta.get(META_KEY) for name, meta in metas.items()} == OWN
+    assert prompts.result is not None, prompts.whole()
+    assert [SCHEMES_KEY in (p.get("_meta") or {}) for p in prompts.result["prompts"]] == [False]
+
+
+@every_transport
+async def test_hidden_listings_carry_no_schemes(server_kind: ServerKind, install: Install) -> None:
+    """The default lists only what is callable, as the server made it: nothing to plan, nothing added."""
+    guarded = await install(hr(server_kind), **{**PLANNING, "hide_unauthorized": True})
+
+    tools = await guarded.ask(["mcp:connect", "mcp:tools:read", "mcp:tools:call", "employees:read"], "tools/list")
+
+    assert tools.result is not None, tools.whole()
+    assert [t["name"] for t in tools.result["tools"]] == ["list_employees", "server_time"]
+    assert [{SCHEMES_KEY, META_KEY} & set(t.get("_meta") or {}) for t in tools.result["tools"]] == [set(), set()]
+
+
+@asynccontextmanager
+async def sdk_client_over_http(guarded: Guarded, scopes: list[str]) -> AsyncIterator[Any]:
+    """The MCP SDK's own client (this environment's major) over streamable HTTP, with a bearer token."""
+    headers = {"authorization": f"Bearer {guarded.token(scopes)}"}
+    if SDK_MAJOR >= 2:
+        import httpx2
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            Client(streamable_http_client(guarded.url, http_client=http), mode="legacy") as client,
+        ):
+            yield client
+        return
+    import httpx
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    async with (
+        httpx.AsyncClient(headers=headers, timeout=30) as http,
+        streamable_http_client(guarded.url, http_client=http) as (read, write, _),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+@http_only
+async def test_the_sdks_own_client_reads_the_schemes_over_http(server_kind: ServerKind, install: Install) -> None:
+    guarded = await install(hr(server_kind), json_response=False, stateless_http=False, **PLANNING)
+
+    async with sdk_client_over_http(guarded, ["mcp:connect", "mcp:tools:read"]) as client:
+        listed = (await client.list_tools()).tools
+
+    assert {tool.name: (tool.meta or {}).get(SCHEMES_KEY) for tool in listed} == SCHEMES
