@@ -76,7 +76,7 @@ def load_target(target: str, accepts: Callable[[object], bool]) -> Any:
 def _import(where: str, target: str) -> ModuleType:
     is_file = where.endswith(".py") or "/" in where or "\\" in where
     # What the module prints while imported goes to stderr: stdout is the table (or the JSON) alone.
-    with _runs_refused(), contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr), _runs_refused():
         try:
             return _import_file(Path(where)) if is_file else _import_module(where)
         except TargetError:
