@@ -43,6 +43,7 @@ OPEN_METHODS = frozenset({"initialize", "ping", "server/discover", "GET", "DELET
 it changes what the server sends, and nothing public needs it."""
 
 _NOTHING: frozenset[str] = frozenset()
+_CACHE_SIZE = 1024
 
 _SETTING: Mapping[Kind, str] = {
     "tools": "FASTMCP_SCOPES_PUBLIC_TOOLS",
@@ -70,6 +71,7 @@ class PublicPrimitives:
                 f"FASTMCP_SCOPES_PUBLIC_TOOLS and FASTMCP_SCOPES_TOOL_SCOPES both name {both}: a public tool needs "
                 "no token, so it cannot need scopes; remove it from one of the two"
             )
+        self._required: dict[tuple[Requirement, Requirement], Requirement] = {}
         self.configured = any(self._configured.values())
         """Whether the settings make anything public (then an anonymous caller is possible from the start)."""
 
@@ -142,11 +144,21 @@ class PublicPrimitives:
             declared = own is not None or settings.undeclared == "allow"
             if every and declared and not concealed:
                 layers = guard.layer_requirement(method, operation.kind)
-                required = layers if own is None else layers.combine(own, cap=settings.max_alternatives)
+                required = layers if own is None else self._combined(layers, own, settings.max_alternatives)
         return self._unauthenticated(guard, operation, caller, required)
 
+    def _combined(self, layers: Requirement, own: Requirement, cap: int) -> Requirement:
+        """``layers AND own``, remembered: the same few combinations recur."""
+        key = (layers, own)
+        required = self._required.get(key)
+        if required is None:
+            if len(self._required) >= _CACHE_SIZE:
+                self._required.clear()
+            required = self._required[key] = layers.combine(own, cap=cap)
+        return required
+
     def _allow(self, guard: ScopeGuard, operation: Operation, caller: Caller) -> Decision:
-        held = guard.hierarchy.expand(())
+        held = guard.granted(caller) or guard.hierarchy.expand(())
         none = Requirement.none()
         return Decision(
             "allow", operation.method, operation.name, none, held, _NOTHING, _NOTHING, (), caller, operation.request_id
@@ -157,7 +169,7 @@ class PublicPrimitives:
     ) -> Decision:
         """The ``401`` for this operation: ``scope`` names what it needs (its closest alternative, reduced through
         the hierarchy), so the client authorizes for exactly that; the baseline when it needs no scope at all."""
-        held = guard.hierarchy.expand(())
+        held = guard.granted(caller) or guard.hierarchy.expand(())
         closest = required.closest(held)
         scope = guard.hierarchy.reduce(closest) or frozenset(guard.settings.scopes_supported)
         return Decision(
