@@ -114,7 +114,8 @@ def _import_file(path: Path) -> ModuleType:
         raise TargetError(f"no such file: {path}")
     # Its own directory first, as ``python path/to/server.py`` would have it, for the module's sibling imports.
     sys.path.insert(0, str(path.resolve().parent))
-    name = path.stem if path.stem.isidentifier() else "fastmcp_scopes_target"
+    # Its own name, unless that would replace a module already loaded (a server.py beside a package "server").
+    name = path.stem if path.stem.isidentifier() and path.stem not in sys.modules else "fastmcp_scopes_target"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise TargetError(f"cannot import {path}: not a Python file")
