@@ -1,8 +1,9 @@
 """A deny-only policy hook on the embedded Cedar engine (``cedarpy``; ``pip install fastmcp-scopes[cedar]``).
 
 ``FASTMCP_SCOPES_CEDAR_POLICIES=policies.cedar`` (or ``ScopeGuard(policy_hook=CedarPolicyHook.from_file(...))``)
-asks Cedar about every call the scopes allow (:mod:`fastmcp_scopes.policy_hook`). The file is read and parsed
-at start-up: a policy that does not parse stops the server with ``file:line:column`` and Cedar's message.
+asks Cedar about every call the scopes allow (:mod:`fastmcp_scopes.policy_hook`); a directory there means every
+``*.cedar`` file in it. The files are read and parsed at start-up: a policy that does not parse stops the server
+with ``file:line:column`` and Cedar's message.
 
 Deny-only, and how Cedar is used for it: Cedar denies whatever no policy permits, but here scopes already
 decided what is permitted, and the hook can only take away. So the file holds ``forbid`` rules only, and is
@@ -89,46 +90,51 @@ class CedarPolicyHook:
             template among them, or no ``cedarpy`` installed.
     """
 
-    def __init__(self, policies: str, *, source: str = "<policies>", clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        policies: str | Mapping[str, str],
+        *,
+        source: str = "<policies>",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         cedarpy = _cedarpy()
         self._is_authorized = cedarpy.is_authorized
-        self.source = source
+        files = {source: policies} if isinstance(policies, str) else dict(policies)
+        self.source = ", ".join(files)
         self.clock = clock
-        try:
-            parsed = json.loads(cedarpy.policies_to_json_str(policies))
-        except ValueError as err:
-            line, column = _position(policies, cedarpy, str(err))
-            raise ConfigurationError(f"{source}:{line}:{column}: {err}") from None
-        if parsed.get("templates"):
-            raise ConfigurationError(f"{source}: policy templates are not supported (nothing would link them)")
-        self._reasons: dict[str, str] = {}
-        for number, (policy_id, policy) in enumerate(parsed.get("staticPolicies", {}).items(), start=1):
-            annotations = policy.get("annotations") or {}
-            named = annotations.get("id")
-            where = f"policy {number} of {source}" + (f" ({named!r})" if named else "")
-            if policy.get("effect") != "forbid":
-                raise ConfigurationError(
-                    f"{where} is a permit: the policy hook can only refuse, so write forbid rules only "
-                    "(scopes decide what is permitted)"
-                )
-            self._reasons[policy_id] = (
-                annotations.get("reason") or named or f"forbid rule {number} of {Path(source).name}"
-            )
-        self.rules = len(self._reasons)
-        self._policies = cedarpy.PolicySet.from_str(policies + _BASE)
+        reasons: list[str] = []
+        for name, text in files.items():  # each file on its own: an error names its own line and column
+            reasons += _forbid_rules(text, name, cedarpy)
+        combined = "\n".join(files.values()) + _BASE
+        # Cedar numbers the policies of one text in order (policy0, policy1, ...): the files' rules, then ours.
+        self._reasons = {f"policy{number}": reason for number, reason in enumerate(reasons)}
+        self.rules = len(reasons)
+        self._policies = cedarpy.PolicySet.from_str(combined)
+        if len(self._policies) != self.rules + 1:
+            raise ConfigurationError(f"{self.source}: the policies could not be combined")  # fail closed
 
     @classmethod
     def from_file(cls, path: str | Path, *, clock: Callable[[], float] = time.time) -> CedarPolicyHook:
-        """The hook for the policies in ``path`` (UTF-8 Cedar text).
+        """The hook for the policies in ``path`` (UTF-8 Cedar text), or in every ``*.cedar`` file of the
+        directory ``path``, in name order.
 
         Raises:
-            ConfigurationError: a file that cannot be read, or policies that do not parse (see the class).
+            ConfigurationError: a file that cannot be read, a directory without policy files, or policies that
+                do not parse (see the class).
         """
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise ConfigurationError(f"FASTMCP_SCOPES_CEDAR_POLICIES = {str(path)!r}: cannot read it ({err})") from None
-        return cls(text, source=str(path), clock=clock)
+        where = f"FASTMCP_SCOPES_CEDAR_POLICIES = {str(path)!r}"
+        directory = Path(path)
+        paths = sorted(directory.glob("*.cedar")) if directory.is_dir() else [directory]
+        if not paths:
+            raise ConfigurationError(f"{where}: the directory has no .cedar file")
+        files: dict[str, str] = {}
+        for file in paths:
+            try:
+                files[str(file)] = file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as err:
+                which = "it" if file == directory else repr(str(file))
+                raise ConfigurationError(f"{where}: cannot read {which} ({err})") from None
+        return cls(files, clock=clock)
 
     async def __call__(self, caller: Caller | None, operation: PolicyOperation) -> PolicyDenial | None:
         try:
@@ -193,6 +199,35 @@ class CedarPolicyHook:
         }
         action = {"type": "Action", "id": operation.method}
         return {"principal": principal, "action": action, "resource": resource, "context": context}, entities
+
+
+def _forbid_rules(text: str, source: str, cedarpy: Any) -> list[str]:
+    """The reason of each rule of one file, in order.
+
+    Raises:
+        ConfigurationError: the text does not parse (``source:line:column: message``), or holds a permit or a
+            template.
+    """
+    try:
+        parsed = json.loads(cedarpy.policies_to_json_str(text))
+    except ValueError as err:
+        line, column = _position(text, cedarpy, str(err))
+        raise ConfigurationError(f"{source}:{line}:{column}: {err}") from None
+    if parsed.get("templates"):
+        raise ConfigurationError(f"{source}: policy templates are not supported (nothing would link them)")
+    reasons = []
+    # Cedar numbers the rules of a text in order: policy0, policy1, ... (the JSON's member order is not relied on)
+    policies = sorted(parsed.get("staticPolicies", {}).items(), key=lambda item: int(item[0].removeprefix("policy")))
+    for number, (_, policy) in enumerate(policies, start=1):
+        annotations = policy.get("annotations") or {}
+        named = annotations.get("id")
+        if policy.get("effect") != "forbid":
+            raise ConfigurationError(
+                f"policy {number} of {source}" + (f" ({named!r})" if named else "") + " is a permit: the policy hook "
+                "can only refuse, so write forbid rules only (scopes decide what is permitted)"
+            )
+        reasons.append(annotations.get("reason") or named or f"forbid rule {number} of {Path(source).name}")
+    return reasons
 
 
 def _value(value: Any, depth: int) -> Any:

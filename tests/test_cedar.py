@@ -143,6 +143,42 @@ def test_a_template_is_refused_at_start_up() -> None:
         hook("forbid (principal == ?principal, action, resource);")
 
 
+def test_a_directory_holds_one_file_per_rule_set(tmp_path: Path) -> None:
+    guard = ScopeGuard(cedar_policies=str(EXAMPLES))
+
+    assert isinstance(guard.policy_hook, CedarPolicyHook) and guard.policy_hook.rules == 2
+
+
+def test_in_a_directory_an_error_names_its_own_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "a.cedar").write_text("forbid (principal, action, resource) when { false };\n" * 3)
+    (tmp_path / "b.cedar").write_text("\nforbid (principal, action, resource) when { context.x = 1 };\n")
+    (tmp_path / "notes.txt").write_text("not a policy")
+
+    with pytest.raises(ConfigurationError) as raised:
+        CedarPolicyHook.from_file(tmp_path)
+
+    assert str(raised.value) == f"{tmp_path / 'b.cedar'}:2:55: '=' is not a valid operator in Cedar"
+
+
+def test_a_directory_without_policy_files_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"has no \.cedar file"):
+        CedarPolicyHook.from_file(tmp_path)
+
+
+async def test_across_files_each_refusal_names_its_own_rule(tmp_path: Path) -> None:
+    rules = "".join(
+        f'@reason("rule {i}")\nforbid (principal, action, resource) when {{ context.epoch == {i} }};\n'
+        for i in range(12)
+    )
+    (tmp_path / "a.cedar").write_text(rules)
+    (tmp_path / "b.cedar").write_text("forbid (principal, action, resource) when { context.epoch == 12 };\n")
+
+    for second in (3, 11, 12):
+        checked = CedarPolicyHook.from_file(tmp_path, clock=lambda second=second: float(second))
+        denial = await checked(ALICE, DELETE)
+        assert denial == PolicyDenial(f"rule {second}" if second < 12 else "forbid rule 1 of b.cedar")
+
+
 # -- deny-only evaluation ---------------------------------------------------------------------------------
 
 
