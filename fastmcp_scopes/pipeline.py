@@ -478,6 +478,11 @@ class Pipeline:
 
     # -- listings -----------------------------------------------------------------------------------
 
+    def is_public(self, primitive: Primitive | None) -> bool:
+        """Whether a listed primitive is public (``@public`` or ``FASTMCP_SCOPES_PUBLIC_*``): its listing's annotation
+        says a client may call it without a token."""
+        return primitive is not None and self.public.is_public(primitive.kind, primitive.key, primitive.declaration)
+
     def listed(
         self, decision: Decision, items: Iterable[_T], primitive_of: Callable[[_T], Primitive | None]
     ) -> list[tuple[_T, Requirement | None]]:

@@ -28,22 +28,26 @@ META_KEY = "io.github.fastmcp-scopes/requires"
 
 SECURITY_SCHEMES_KEY = "securitySchemes"
 """``_meta`` key carrying a listed tool's security schemes, in the shape of the MCP draft for per-tool security
-schemes (SEP-1488: ``[{"type": "oauth2", "scopes": [...]}]``, any one scheme will do). The draft puts the field on
+schemes (SEP-1488: ``[{"type": "oauth2", "scopes": [...]}]``, any one scheme will do; ``{"type": "noauth"}`` for a
+public tool, callable without a token). The draft puts the field on
 the tool itself; mcp 2.x drops members its ``Tool`` model does not know, on the server and in the client, so it
 travels in ``_meta``, where the draft's authors (the OpenAI Apps SDK) read it too."""
 
 _R = TypeVar("_R")
 
 
-def security_schemes(guard: ScopeGuard, kind: Kind, own: Requirement) -> list[dict[str, Any]]:
+def security_schemes(guard: ScopeGuard, kind: Kind, own: Requirement, public: bool = False) -> list[dict[str, Any]]:
     """The security schemes of a primitive whose own requirement is ``own``: one ``oauth2`` scheme per alternative,
     naming every scope a client asks for to call it (the connect and call layers too, less what the hierarchy
-    implies: :meth:`ScopeGuard.scopes_to_call`), so that it can ask for them before calling."""
-    return [{"type": "oauth2", "scopes": list(scopes)} for scopes in guard.scopes_to_call(kind, own)]
+    implies: :meth:`ScopeGuard.scopes_to_call`), so that it can ask for them before calling. A ``public`` one
+    (:mod:`fastmcp_scopes.anonymous`) is ``noauth`` first: callable without a token, and with one under the layers."""
+    schemes: list[dict[str, Any]] = [{"type": "oauth2", "scopes": list(s)} for s in guard.scopes_to_call(kind, own)]
+    return [{"type": "noauth"}, *schemes] if public else schemes
 
 
-Annotate = Callable[[Requirement | None, Mapping[str, Any] | None], dict[str, Any] | None]
-"""``annotate(own, meta)``: a listed item's ``_meta`` with what lets a client plan, or ``None`` to list it as it is."""
+Annotate = Callable[[Requirement | None, Mapping[str, Any] | None, bool], dict[str, Any] | None]
+"""``annotate(own, meta, public)``: a listed item's ``_meta`` with what lets a client plan, or ``None`` to list it
+as it is; ``public``: the item is callable without a token."""
 
 
 def annotator(guard: ScopeGuard, kind: Kind) -> Annotate | None:
@@ -54,14 +58,14 @@ def annotator(guard: ScopeGuard, kind: Kind) -> Annotate | None:
     if guard.settings.hide_unauthorized:
         return None
 
-    def annotate(own: Requirement | None, meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    def annotate(own: Requirement | None, meta: Mapping[str, Any] | None, public: bool) -> dict[str, Any] | None:
         if own is None and kind != "tools":
             return None
         annotated = {**(meta or {})}
         if own is not None:
             annotated[META_KEY] = own.to_json()
         if kind == "tools":  # the draft describes tools; prompts and resources have no such field
-            annotated[SECURITY_SCHEMES_KEY] = security_schemes(guard, kind, own or Requirement.none())
+            annotated[SECURITY_SCHEMES_KEY] = security_schemes(guard, kind, own or Requirement.none(), public)
         return annotated
 
     return annotate

@@ -157,7 +157,7 @@ async def _filtered(pipeline: Pipeline, identify: Identify, method: str, result:
     annotate = annotator(pipeline.guard, kind)
     kept = [
         item
-        if annotate is None or (meta := annotate(own, item.meta)) is None
+        if annotate is None or (meta := annotate(own, item.meta, pipeline.is_public(primitive_of(item)))) is None
         else item.model_copy(update={"meta": meta})
         for item, own in pipeline.listed(decision, items, primitive_of)
     ]

@@ -115,7 +115,8 @@ class _Hook(Middleware):
             annotate = annotator(self.pipeline.guard, kind)
             return [
                 item
-                if annotate is None or (meta := annotate(own, item.meta)) is None
+                if annotate is None
+                or (meta := annotate(own, item.meta, self.pipeline.is_public(found[id(item)]))) is None
                 else item.model_copy(update={"meta": meta})
                 for item, own in self.pipeline.listed(decision, items, lambda item: found[id(item)])
             ]

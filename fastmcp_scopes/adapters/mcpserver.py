@@ -111,7 +111,10 @@ class _Hook:
         found = {id(i): self.registry.identified(kind, i.get(id_key)) for i in items if isinstance(i, dict)}
         annotate = annotator(self.pipeline.guard, kind)
         kept = [
-            i if annotate is None or (meta := annotate(own, i.get("_meta"))) is None else {**i, "_meta": meta}
+            i
+            if annotate is None
+            or (meta := annotate(own, i.get("_meta"), self.pipeline.is_public(found.get(id(i))))) is None
+            else {**i, "_meta": meta}
             for i, own in self.pipeline.listed(decision, items, lambda i: found.get(id(i)))
         ]
         return {**result, member: kept}

@@ -16,7 +16,18 @@ import pytest
 from fastmcp_scopes import ScopeGuard, parse_www_authenticate, public, requires_scopes
 from fastmcp_scopes.testing import DevAuthorizationServer
 
-from .conftest import HANDSHAKE, Answer, Guarded, Install, ServerKind, http_only, serve, skip_unless, succeeded
+from .conftest import (
+    HANDSHAKE,
+    Answer,
+    Guarded,
+    Install,
+    ServerKind,
+    every_transport,
+    http_only,
+    serve,
+    skip_unless,
+    succeeded,
+)
 from .test_public import CONNECT, OPTIONS, UNAUTHENTICATED, guarded_catalogue, refused_anonymously
 
 EVERYTHING = [*CONNECT, "mcp:tools:call", "catalogue:write", "prompts:secret", "docs:read"]
@@ -273,6 +284,25 @@ async def test_with_everything_listed_a_caller_without_a_token_sees_what_each_ne
         await guarded.ask(None, "tools/call", {"name": "update", "arguments": {"item": "a"}}),
         "catalogue:write mcp:connect mcp:tools:call",
     )
+
+
+@every_transport
+async def test_with_everything_listed_a_public_tool_says_it_needs_no_token(
+    server_kind: ServerKind, install: Install
+) -> None:
+    guarded = await guarded_catalogue(server_kind, install, hide_unauthorized=False)
+
+    anonymous = await guarded.ask(None, "tools/list")
+    held = await guarded.ask(EVERYTHING, "tools/list")
+
+    for answer in (anonymous, held):
+        assert answer.result is not None, answer.whole()
+        schemes = {tool["name"]: tool["_meta"]["securitySchemes"] for tool in answer.result["tools"]}
+        assert schemes == {
+            "search": [{"type": "noauth"}, {"type": "oauth2", "scopes": ["mcp:connect", "mcp:tools:call"]}],
+            "update": [{"type": "oauth2", "scopes": ["catalogue:write", "mcp:connect", "mcp:tools:call"]}],
+            "undeclared": [{"type": "oauth2", "scopes": ["mcp:connect", "mcp:tools:call"]}],
+        }
 
 
 # -- hidden is missing ------------------------------------------------------------------------------
