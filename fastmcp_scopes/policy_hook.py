@@ -178,7 +178,7 @@ class PolicyCheck:
             if remembered is not None:
                 if remembered[0] > (self.clock or _monotonic)():
                     return remembered[1]
-                del self._answers[key]
+                self._answers.pop(key, None)  # pop, not del: another thread's request may have taken it already
         try:
             async with asyncio.timeout(self.timeout):  # no task of its own, unlike wait_for: cheaper per call
                 answer = await self.hook(caller, operation)
@@ -192,8 +192,11 @@ class PolicyCheck:
             return FAILED
         reason = _reason_of(answer, operation)
         if key is not None and reason is not UNEXPECTED:
-            if len(self._answers) >= self.cache_size:
-                self._answers.popitem(last=False)  # the oldest: memory stays bounded whatever callers send
+            while len(self._answers) >= self.cache_size:
+                try:
+                    self._answers.popitem(last=False)  # the oldest: memory stays bounded whatever callers send
+                except KeyError:
+                    break
             self._answers[key] = ((self.clock or _monotonic)() + self.cache_seconds, reason)
         return reason
 

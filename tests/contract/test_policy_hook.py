@@ -360,6 +360,21 @@ async def test_answers_are_cached_per_caller_and_operation_until_they_expire(
 
 
 @every_transport
+async def test_the_cache_holds_at_most_its_size(server_kind: ServerKind, install: Install) -> None:
+    hook = Recorder(refuse=lambda caller, operation: False)
+    guarded = await install(staff(server_kind, []), policy_hook=hook, policy_cache_seconds=3600, policy_cache_size=1)
+    ada = caller(guarded, ["employees:write"], "ada")
+    bob = caller(guarded, ["employees:write"], "bob")
+
+    await ada("tools/call", DELETE)
+    await ada("tools/call", DELETE)  # cached
+    await bob("tools/call", DELETE)  # takes the one place
+    await ada("tools/call", DELETE)  # asked again
+
+    assert [c.subject for c, _ in hook.asked if c is not None] == ["ada", "bob", "ada"]
+
+
+@every_transport
 async def test_without_a_cache_time_every_call_is_asked(server_kind: ServerKind, install: Install) -> None:
     hook = Recorder(refuse=lambda caller, operation: False)
     guarded = await install(staff(server_kind, []), policy_hook=hook)
