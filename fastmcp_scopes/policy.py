@@ -78,8 +78,9 @@ class Caller:
     subject: str | None = None
     client_id: str | None = None
     issuer: str | None = None
-    claims: Mapping[str, Any] | None = field(default=None, compare=False)
-    """The verified token's claims, for the policy hook (never compared: the identity above is the caller's)."""
+    claims: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The verified token's claims, for the policy hook (never compared: the identity above is the caller's; never in
+    ``repr``: they may hold personal data, and a repr ends up in logs and tracebacks)."""
     anonymous: bool = False
     """No token at all, on a server where something is public (:mod:`fastmcp_scopes.anonymous`): it may reach only
     what is public, and the audit names it as anonymous."""
