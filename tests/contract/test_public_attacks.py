@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from fastmcp_scopes import ScopeGuard, parse_www_authenticate, public, requires_scopes
+from fastmcp_scopes import ScopeGuard, authorize, parse_www_authenticate, public, requires_scopes
 from fastmcp_scopes.testing import DevAuthorizationServer
 
 from .conftest import (
@@ -303,6 +303,43 @@ async def test_with_everything_listed_a_public_tool_says_it_needs_no_token(
             "update": [{"type": "oauth2", "scopes": ["catalogue:write", "mcp:connect", "mcp:tools:call"]}],
             "undeclared": [{"type": "oauth2", "scopes": ["mcp:connect", "mcp:tools:call"]}],
         }
+
+
+async def test_a_public_tool_reading_on_its_anonymous_callers_behalf_is_decided_as_that_caller(
+    server_kind: ServerKind, install: Install
+) -> None:
+    ran: list[str] = []
+    server = server_kind.new("on-behalf")
+
+    @server.resource("memo://{name}")
+    @requires_scopes("memos:read")
+    def memo(name: str) -> str:
+        ran.append(name)
+        return f"memo {name}"
+
+    @server.resource("note://{name}")
+    @public
+    def note(name: str) -> str:
+        ran.append(name)
+        return f"note {name}"
+
+    @server.tool()
+    @public
+    async def summarise(uri: str) -> str:
+        await authorize("resources/read", {"uri": uri})
+        return f"summary of {uri}"
+
+    guarded = await install(server, **OPTIONS)
+
+    refused = await guarded.ask(None, "tools/call", {"name": "summarise", "arguments": {"uri": "memo://board"}})
+    allowed = await guarded.ask(None, "tools/call", {"name": "summarise", "arguments": {"uri": "note://board"}})
+
+    assert not succeeded(refused), refused.whole()
+    assert "An access token is required" in refused.whole()  # the JSON-RPC error, or fastmcp's error result
+    if refused.error is not None:
+        assert (refused.error["code"], refused.error["data"]["scope"]) == (UNAUTHENTICATED, "mcp:connect memos:read")
+    assert succeeded(allowed), allowed.whole()
+    assert ran == []  # authorize() decides; the handler itself never read either resource
 
 
 # -- hidden is missing ------------------------------------------------------------------------------
