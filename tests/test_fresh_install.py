@@ -20,6 +20,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import threading
 import time
 import venv
 from collections.abc import Callable, Iterator
@@ -185,16 +186,21 @@ def terminals() -> Iterator[list[Terminals]]:
         each.stop()
 
 
-def read_lines(process: subprocess.Popen[str], count: int) -> list[str]:
-    """The first ``count`` lines the process prints (the test's timeout bounds the wait)."""
+def read_lines(process: subprocess.Popen[str], count: int, timeout: float) -> list[str]:
+    """The first ``count`` lines the process prints; past ``timeout`` seconds it is killed, which ends the wait."""
     assert process.stdout is not None
     lines: list[str] = []
-    while len(lines) < count:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            raise AssertionError(f"the process exited with {process.returncode} after printing {lines}")
-        if line:
-            lines.append(line.strip())
+    deadline = threading.Timer(timeout, process.kill)
+    deadline.start()
+    try:
+        while len(lines) < count:
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                raise AssertionError(f"the process ended ({process.returncode}) after printing {lines}")
+            if line:
+                lines.append(line.strip())
+    finally:
+        deadline.cancel()
     return lines
 
 
@@ -253,7 +259,7 @@ def test_the_quickstart_runs_as_its_page_shows(
 
     # Terminal 1: the development authorization server prints three export lines.
     (start_auth,) = terminal(found, "1")
-    printed = exports(read_lines(shell.start(start_auth, {}, read_output=True), 3))
+    printed = exports(read_lines(shell.start(start_auth, {}, read_output=True), 3, timeout=60))
     assert set(printed) == {"FASTMCP_SCOPES_ISSUER", "FASTMCP_SCOPES_JWKS_URI", "TOKEN"}
 
     # Terminal 2: the first two of them, the server's own URL, and the server.
