@@ -65,7 +65,8 @@ class PublicPrimitives:
             "prompts": frozenset(settings.public_prompts),
             "resources": frozenset(settings.public_resources),
         }
-        both = sorted(self._configured["tools"] & set(settings.tool_scopes))
+        self._tool_scopes = frozenset(settings.tool_scopes)
+        both = sorted(self._configured["tools"] & self._tool_scopes)
         if both:
             raise ConfigurationError(
                 f"FASTMCP_SCOPES_PUBLIC_TOOLS and FASTMCP_SCOPES_TOOL_SCOPES both name {both}: a public tool needs "
@@ -90,8 +91,9 @@ class PublicPrimitives:
         """Check the registered primitives against the settings, at install; whether any is public.
 
         Raises:
-            ConfigurationError: a ``PUBLIC_*`` name the server does not have (with the closest one), or a
-                primitive made public by the settings that declares scopes with ``@requires_scopes``.
+            ConfigurationError: a ``PUBLIC_*`` name the server does not have (with the closest one), a
+                primitive made public by the settings that declares scopes with ``@requires_scopes``, or a
+                ``@public`` tool given scopes by ``FASTMCP_SCOPES_TOOL_SCOPES``.
         """
         keys: dict[Kind, list[str]] = {kind: [] for kind in KINDS}
         found = False
@@ -102,6 +104,11 @@ class PublicPrimitives:
                 raise ConfigurationError(
                     f"{_SETTING[kind]} names {key!r}, which declares scopes with @requires_scopes: a public "
                     f"{kind[:-1]} needs no token, so it cannot need scopes; remove one of the two"
+                )
+            if kind == "tools" and key in self._tool_scopes and declaration is not None and declaration.public:
+                raise ConfigurationError(
+                    f"FASTMCP_SCOPES_TOOL_SCOPES names {key!r}, which is declared @public: a public tool needs no "
+                    "token, so it cannot need scopes; remove one of the two"
                 )
             found = found or configured or (declaration is not None and declaration.public)
         for kind, names in self._configured.items():

@@ -170,3 +170,15 @@ def test_a_misspelt_public_setting_stops_start_up(monkeypatch: pytest.MonkeyPatc
 
     with pytest.raises(ConfigurationError, match="FASTMCP_SCOPES_PUBLIC_TOOLS"):
         ScopeGuard()
+
+
+async def test_a_public_tool_cannot_be_given_scopes_by_configuration(server_kind: ServerKind) -> None:
+    server = server_kind.new("declared")
+
+    @server.tool()
+    @public
+    def search(query: str) -> str:
+        return query
+
+    with pytest.raises(ConfigurationError, match=r"TOOL_SCOPES names 'search', which is declared @public"):
+        ScopeGuard(tool_scopes={"search": ["a"]}).install(server)
