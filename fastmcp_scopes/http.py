@@ -378,7 +378,7 @@ def admit_anonymous(app: Any, mcp_path: str) -> None:
     path = mcp_path.rstrip("/") or "/"
     for route in getattr(app, "routes", ()):
         protected = getattr(route, "app", None)
-        if getattr(route, "path", None) != path or not _requires_auth(protected):
+        if getattr(route, "path", None) not in (path, mcp_path) or not _requires_auth(protected):
             continue
         route.app = _AdmitAnonymous(protected)
 
