@@ -134,10 +134,14 @@ def stated_version(*statements: object) -> str | None:
 
     ``None`` reads as the handshake era (:meth:`Operation.unions_itself` is false), the one whose clients replace
     their scopes on a challenge: the careful reading when a request does not say clearly who sent it. A union
-    challenge is no privilege to fear: it only adds the scopes the caller's own token already carries, which the
-    caller already knows, and an authorization server grants what it would have granted anyway; to a client that
-    unions itself it makes no difference. A precise challenge to a client that replaces its scopes makes it drop
-    what it holds, and loop.
+    challenge is no privilege to fear: it adds only scopes the caller already holds (its token's, and those
+    ``FASTMCP_SCOPES_CLAIM_SCOPES`` maps its own claims to), shown to that caller alone; a challenge grants nothing,
+    the authorization server decides what a new token carries; and to a client that unions itself it makes no
+    difference. A precise challenge to a client that replaces its scopes makes it drop what it holds, and loop.
+
+    In-process, the adapters of mcp 2.x servers state the session's version (negotiated by ``initialize``, or the
+    request's own in the per-request era); mcp 1.x sessions negotiate handshake versions only, so their adapters
+    state none, which reads the same.
     """
     stated: str | None = None
     for statement in statements:
