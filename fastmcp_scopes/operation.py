@@ -125,6 +125,8 @@ UNSTATED_HTTP_VERSION = "2025-03-26"
 (2025-06-18 on) tells servers to assume it, for clients from before the header existed."""
 
 _VERSION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_RELEASED = frozenset({"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"})
+"""The versions released so far: well-formed without a regular expression, on every request."""
 
 
 def stated_version(*statements: object) -> str | None:
@@ -147,7 +149,7 @@ def stated_version(*statements: object) -> str | None:
     for statement in statements:
         if statement is None:
             continue
-        if not isinstance(statement, str) or not _VERSION.fullmatch(statement):
+        if not isinstance(statement, str) or (statement not in _RELEASED and not _VERSION.fullmatch(statement)):
             return None  # malformed: neither era can be trusted from it
         if stated is not None and statement != stated:
             return None  # a request that disagrees with itself
