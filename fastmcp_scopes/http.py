@@ -347,6 +347,7 @@ def protect(
         ConfigurationError: nothing to verify tokens with, or no resource URL (fail closed).
     """
     s = pipeline.guard.settings
+    pipeline.refresh_public()  # the app is built now: what is public includes what was registered after install
     introspected = verifier is None and s.introspection_url is not None  # opaque tokens, RFC 7662
     missing = missing_http_settings(
         s, resource_url_known=resource_url is not None, verifier_known=verifier is not None or introspected

@@ -219,6 +219,15 @@ class Pipeline:
         self.anonymous = self.public.check((p.kind, p.key, p.declaration) for p in primitives)
         return InstallReport(undeclared=tuple(undeclared))
 
+    def refresh_public(self) -> None:
+        """Learn again whether something is public, from what the server has registered now: its HTTP app is built
+        after ``install``, and a primitive registered in between is public over HTTP too.
+
+        Raises:
+            ConfigurationError: as :meth:`PublicPrimitives.check`.
+        """
+        self.anonymous = self.public.check((p.kind, p.key, p.declaration) for p in self.registry.primitives())
+
     # -- deciding -----------------------------------------------------------------------------------
 
     async def decide(

@@ -6,13 +6,16 @@ Public is never a default and never mixed with scopes: ``@public`` with ``@requi
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import Any
 
+import httpx2
 import pytest
 
 from fastmcp_scopes import ConfigurationError, ScopeGuard, public, requires_scopes
+from fastmcp_scopes.testing import DevAuthorizationServer
 
-from .conftest import Install, ServerKind, in_process_only, listing, succeeded
+from .conftest import Guarded, Install, ServerKind, in_process_only, listing, serve, succeeded
 from .test_public import CONNECT, OPTIONS, refused_anonymously
 
 
@@ -182,3 +185,40 @@ async def test_a_public_tool_cannot_be_given_scopes_by_configuration(server_kind
 
     with pytest.raises(ConfigurationError, match=r"TOOL_SCOPES names 'search', which is declared @public"):
         ScopeGuard(tool_scopes={"search": ["a"]}).install(server)
+
+
+async def test_a_tool_made_public_between_install_and_serving_is_public_over_http(
+    server_kind: ServerKind, dev_auth: DevAuthorizationServer
+) -> None:
+    ran: list[str] = []
+
+    def factory(base: str) -> Any:
+        server = server_kind.new("late")
+
+        @server.tool()
+        @requires_scopes("catalogue:write")
+        def update(item: str) -> str:
+            return item
+
+        ScopeGuard(issuer=dev_auth.issuer, jwks_uri=dev_auth.jwks_uri, resource_url=f"{base}/mcp").install(server)
+
+        @server.tool()
+        @public
+        def search(query: str) -> str:
+            ran.append("search")
+            return query
+
+        return server_kind.http_app(server, True, True)
+
+    async with AsyncExitStack() as stack:
+        base = await serve(stack, factory)
+        http = await stack.enter_async_context(httpx2.AsyncClient(timeout=30))
+        guarded = Guarded(server_kind, None, "http", dev_auth, f"{base}/mcp", http, base, ran)
+
+        searched = await guarded.ask(None, "tools/call", {"name": "search", "arguments": {"query": "q"}})
+        updated = await guarded.ask(None, "tools/call", {"name": "update", "arguments": {"item": "a"}})
+
+    assert succeeded(searched), searched.whole()
+    assert updated.status == 401 and updated.error is not None, updated.whole()
+    assert updated.error["data"]["scope"] == "catalogue:write"
+    assert ran == ["search"]
