@@ -55,6 +55,16 @@ def employees(kind: ServerKind) -> Any:
     def update_employee_mood(employee_id: int, mood: str) -> str:
         raise AssertionError("a refused call never runs")
 
+    @server.prompt()
+    @requires_scopes("employees:write")
+    def mood_report(team: str) -> str:
+        raise AssertionError("a refused prompt never runs")
+
+    @server.resource("employees://moods")
+    @requires_scopes("employees:write")
+    def moods() -> str:
+        raise AssertionError("a refused read never runs")
+
     return server
 
 
@@ -228,3 +238,37 @@ async def test_in_process_the_sessions_version_decides_the_challenge(
     scope = refusal_of(answer)["data"]["scope"]
     assert scope == expected(setting, unions_itself=era == MODERN)
     assert audited_modes(caplog) == [mode_of(scope)]
+
+
+# Every method that reaches the guard's decision, in both eras: each challenges by the same rule.
+OTHER_PATHS: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("tools/call", CALL, HELD),
+    ("prompts/get", {"name": "mood_report", "arguments": {"team": "a"}}, HELD),
+    ("resources/read", {"uri": "employees://moods"}, HELD),
+    ("tools/list", {}, ["employees:read"]),  # without the connect layer
+    ("ping", {}, ["employees:read"]),
+]
+
+
+@http_only
+@pytest.mark.parametrize("setting", SETTINGS, ids=["auto", "true", "false"])
+@pytest.mark.parametrize("version", [HANDSHAKE, MODERN])
+@pytest.mark.parametrize(("method", "params", "held"), OTHER_PATHS, ids=[p[0] for p in OTHER_PATHS])
+async def test_every_path_to_a_decision_challenges_by_the_same_rule(
+    server_kind: ServerKind,
+    install: Install,
+    setting: object,
+    version: str,
+    method: str,
+    params: dict[str, Any],
+    held: list[str],
+) -> None:
+    guarded = await install(
+        employees(server_kind), connect_scopes=["mcp:connect"], scope_challenge_include_token_scopes=setting
+    )
+
+    answer = await guarded.post(guarded.token(held), method, params, protocol_version=version)
+
+    precise = PRECISE if held == HELD else "mcp:connect"
+    union = UNION if held == HELD else "employees:read mcp:connect"
+    assert challenge_of(answer) == (union if expected(setting, version == MODERN) == UNION else precise)
