@@ -195,8 +195,9 @@ async def test_hidden_listings_carry_no_schemes(server_kind: ServerKind, install
 
 
 @asynccontextmanager
-async def sdk_client_over_http(guarded: Guarded, scopes: list[str]) -> AsyncIterator[Any]:
-    """The MCP SDK's own client (this environment's major) over streamable HTTP, with a bearer token."""
+async def sdk_client_over_http(guarded: Guarded, scopes: list[str], mode: str) -> AsyncIterator[Any]:
+    """The MCP SDK's own client (this environment's major) over streamable HTTP, with a bearer token; ``mode``
+    on mcp 2.x (1.x has the handshake only)."""
     headers = {"authorization": f"Bearer {guarded.token(scopes)}"}
     if SDK_MAJOR >= 2:
         import httpx2
@@ -205,7 +206,7 @@ async def sdk_client_over_http(guarded: Guarded, scopes: list[str]) -> AsyncIter
 
         async with (
             httpx2.AsyncClient(headers=headers, timeout=30) as http,
-            Client(streamable_http_client(guarded.url, http_client=http), mode="legacy") as client,
+            Client(streamable_http_client(guarded.url, http_client=http), mode=mode) as client,
         ):
             yield client
         return
@@ -223,10 +224,15 @@ async def sdk_client_over_http(guarded: Guarded, scopes: list[str]) -> AsyncIter
 
 
 @http_only
-async def test_the_sdks_own_client_reads_the_schemes_over_http(server_kind: ServerKind, install: Install) -> None:
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_the_sdks_own_client_reads_the_schemes_over_http(
+    server_kind: ServerKind, install: Install, mode: str
+) -> None:
+    """In both protocol eras where the client has them (``auto``: 2026-07-28 where the server speaks it)."""
+    skip_unless(mode == "legacy" or SDK_MAJOR >= 2, "mcp 1.x's client has the handshake only")
     guarded = await install(hr(server_kind), json_response=False, stateless_http=False, **PLANNING)
 
-    async with sdk_client_over_http(guarded, ["mcp:connect", "mcp:tools:read"]) as client:
+    async with sdk_client_over_http(guarded, ["mcp:connect", "mcp:tools:read"], mode) as client:
         listed = (await client.list_tools()).tools
 
     assert {tool.name: (tool.meta or {}).get(SCHEMES_KEY) for tool in listed} == SCHEMES
