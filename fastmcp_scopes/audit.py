@@ -18,6 +18,8 @@ a few hundred bytes, not 200 KB.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
 import math
@@ -25,7 +27,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +34,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal, overload
 
 if TYPE_CHECKING:
     from fastmcp_scopes.policy import Decision
+    from fastmcp_scopes.requirements import Requirement
 
 __all__ = [
     "AUDIT_LOGGER",
@@ -48,6 +50,7 @@ __all__ = [
     "completion_enabled",
     "completion_event",
     "decision_id",
+    "decision_session",
     "emit",
     "emit_completion",
     "result_facts",
@@ -82,8 +85,8 @@ def bounded(value: str | int | None, limit: int = MAX_TEXT) -> str | int | None:
     """``value`` if its text has at most ``limit`` characters; otherwise its first ``limit`` characters
     and a marker with the full length (``"abc...[200000 characters]"``). Integers (JSON-RPC ids) are
     measured and cut in decimal; ``None`` passes through."""
-    if value is None:
-        return None
+    if value is None or (type(value) is str and len(value) <= limit):
+        return value  # the usual value, decided without a call (an event bounds up to seven)
     text = value if isinstance(value, str) else str(value)
     if len(text) <= limit:
         return value
@@ -109,9 +112,37 @@ def _iso(now: float) -> str:
     return f"{cached[1]}.{micro:06d}+00:00" if micro else f"{cached[1]}+00:00"
 
 
+# A token's scopes, as events list them: the same set arrives with every request of its token, and sorting it
+# was a fifth of an event's cost. Emptied when full (tokens come and go; a few hundred grants cover a server).
+_listed_scopes: dict[frozenset[str], tuple[str, ...]] = {}
+_MAX_LISTED: Final = 512
+
+
 def _bounded_scopes(scopes: frozenset[str]) -> list[str]:
+    listed = _listed_scopes.get(scopes)
+    if listed is None:
+        if len(_listed_scopes) >= _MAX_LISTED:
+            _listed_scopes.clear()
+        listed = _listed_scopes[scopes] = tuple(_scope_list(scopes))
+    return list(listed)  # each event its own list: a handler may change it
+
+
+# A requirement as events list it: requirements are the server's, a few per primitive, each sorted once.
+_listed_requirements: dict[Requirement, tuple[tuple[str, ...], ...]] = {}
+
+
+def _required(requirement: Requirement) -> list[list[str]]:
+    listed = _listed_requirements.get(requirement)
+    if listed is None:
+        if len(_listed_requirements) >= _MAX_LISTED:
+            _listed_requirements.clear()
+        listed = _listed_requirements[requirement] = tuple(map(tuple, requirement.to_json()))
+    return [list(alternative) for alternative in listed]  # each event its own lists: a handler may change them
+
+
+def _scope_list(scopes: frozenset[str]) -> list[str]:
     if len(scopes) <= MAX_SCOPES and max(map(len, scopes), default=0) <= MAX_TEXT:
-        return sorted(scopes)  # the usual token: nothing to cut, and no call per scope (this runs on every request)
+        return sorted(scopes)  # the usual token: nothing to cut
     listed = [bounded(scope) for scope in sorted(scopes)[:MAX_SCOPES]]
     if len(scopes) > MAX_SCOPES:
         # The marker holds a space, so it cannot be mistaken for a scope token (RFC 6749 §3.3).
@@ -119,9 +150,12 @@ def _bounded_scopes(scopes: frozenset[str]) -> list[str]:
     return listed
 
 
-def audit_event(decision: Decision, *, now: float, transport: str | None = None) -> dict[str, Any]:
-    """The JSON-ready event for ``decision`` at wall-clock time ``now`` (seconds since the epoch); a refusal by
-    the policy hook adds its ``reason``."""
+def audit_event(
+    decision: Decision, *, now: float, transport: str | None = None, session: str | None = None
+) -> dict[str, Any]:
+    """The JSON-ready event for ``decision`` at wall-clock time ``now`` (seconds since the epoch), taken in the MCP
+    ``session`` (over HTTP its ``Mcp-Session-Id``; ``None``: none known); a refusal by the policy hook adds its
+    ``reason``."""
     event: dict[str, Any] = {
         "event": "decision",
         "time": _iso(now),
@@ -131,10 +165,11 @@ def audit_event(decision: Decision, *, now: float, transport: str | None = None)
         "caller": _caller_of(decision),
         "granted": _bounded_scopes(decision.granted.token_scopes),
         # Declared by the server (configuration, decorators, the schema), not by the caller.
-        "required": decision.required.to_json(),
+        "required": _required(decision.required),
         "missing": sorted(decision.missing),
         "request_id": bounded(decision.request_id),
         "transport": transport,
+        "session": bounded(session),
         # A refusal's 403 scope: the operation's ("precise") or with the token's too ("union"); null otherwise.
         "challenge": decision.challenge_mode,
     }
@@ -155,21 +190,65 @@ def _caller_of(decision: Decision) -> dict[str, Any]:
     }
 
 
-# The id of the latest decision event logged in this context, with the decision it was logged for: the
-# call's completion event names it. Compared by identity, so a decision taken elsewhere never borrows it.
-_decision_id: ContextVar[tuple[Decision, str] | None] = ContextVar("fastmcp_scopes_decision_id", default=None)
+# The id and session each recent decision was logged with, by the decision's identity (kept in the entry, so that
+# an id() is not reused while it is listed): the call's completion event names them. Not a context variable: a
+# stateful mcp 1.x session runs the call in its own task, which the context of the request that decided it does
+# not reach, while the decision itself is handed on. Bounded: a completion more than this many decisions later
+# names no decision id (and no session).
+_logged: dict[int, tuple[Decision, str, str | None]] = {}
+_MAX_LOGGED: Final = 1024
+
+# Decision ids: request ids repeat across sessions (every client starts at 1), these do not. A random prefix per
+# process (drawn again in a forked child, which would otherwise repeat its parent's ids) and a counter: unique
+# like a random id per event, without a system call per event.
+_ids = itertools.count(1)
+_id_prefix = os.urandom(5).hex()
 
 
-def emit(decision: Decision, *, clock: Callable[[], float], transport: str | None = None) -> None:
-    """Log ``decision`` on the audit logger (cheap when the logger is disabled): :func:`audit_event` with a random
-    ``id``, which the completion event of the call it permits names as its ``decision_id`` (:func:`decision_id`)."""
+def _new_id_prefix() -> None:
+    global _id_prefix, _ids
+    _id_prefix, _ids = os.urandom(5).hex(), itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)
+
+
+def _listened(logger: logging.Logger, level: int) -> bool:
+    """Whether a record of ``level`` on ``logger`` would reach a handler that does something with it: one that is not
+    a ``NullHandler`` (the library's own) and whose level lets it through, on the logger or, while records propagate,
+    an ancestor; or Python's last resort, when no handler is found at all. Nobody listening, an event costs nothing
+    more to build."""
+    found = False
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            found = True
+            if level >= handler.level and not isinstance(handler, logging.NullHandler):
+                return True
+        current = current.parent if current.propagate else None
+    last_resort = logging.lastResort
+    return not found and last_resort is not None and level >= last_resort.level
+
+
+def emit(
+    decision: Decision, *, clock: Callable[[], float], transport: str | None = None, session: str | None = None
+) -> None:
+    """Log ``decision`` on the audit logger (nothing is built when no handler would write it): :func:`audit_event`
+    with a unique ``id``, which the completion event of the call it permits names as its ``decision_id``
+    (:func:`decision_id`), and its ``session`` too (:func:`decision_session`)."""
     level = logging.INFO if decision.allowed else logging.WARNING
     if not _logger.isEnabledFor(level):
         return
-    event = audit_event(decision, now=clock(), transport=transport)
-    # Request ids repeat across sessions (every client starts at 1): this one is unique.
-    event["id"] = os.urandom(8).hex()
-    _decision_id.set((decision, event["id"]))
+    decision_id = f"{_id_prefix}{next(_ids):06x}"
+    _logged[id(decision)] = (decision, decision_id, session)
+    if len(_logged) > _MAX_LOGGED:
+        # The oldest (dicts keep insertion order); another thread changing it meanwhile: the next call trims it.
+        with contextlib.suppress(RuntimeError):
+            _logged.pop(next(iter(_logged)), None)
+    if not _listened(_logger, level):
+        return
+    event = audit_event(decision, now=clock(), transport=transport, session=session)
+    event["id"] = decision_id
     _log(
         _logger,
         level,
@@ -198,9 +277,15 @@ def _log(logger: logging.Logger, level: int, message: str, args: tuple[object, .
 
 
 def decision_id(decision: Decision) -> str | None:
-    """The ``id`` of the audit event logged for ``decision`` in this context (``None``: none was)."""
-    latest = _decision_id.get()
-    return latest[1] if latest is not None and latest[0] is decision else None
+    """The ``id`` of the audit event logged for ``decision`` (``None``: none was, or too long ago)."""
+    logged = _logged.get(id(decision))
+    return logged[1] if logged is not None and logged[0] is decision else None
+
+
+def decision_session(decision: Decision) -> str | None:
+    """The MCP session the audit event for ``decision`` was logged in (``None``: none known)."""
+    logged = _logged.get(id(decision))
+    return logged[2] if logged is not None and logged[0] is decision else None
 
 
 @lru_cache(maxsize=16)
@@ -342,15 +427,16 @@ def completion_event(
 
 
 def completion_enabled() -> bool:
-    """Whether any completion event would be logged (the cheapest level, INFO, is enabled)."""
-    return _completion_logger.isEnabledFor(logging.INFO)
+    """Whether any completion event would be written: the cheapest level, INFO, is enabled, and a handler would
+    write it (so a call's arguments and result are not measured for nobody)."""
+    return _completion_logger.isEnabledFor(logging.INFO) and _listened(_completion_logger, logging.INFO)
 
 
 def emit_completion(decision: Decision, *, status: Status, **facts: Any) -> None:
     """Log the end of the call ``decision`` permitted (see :func:`completion_event` for ``facts``): at WARNING
     when it raised, INFO otherwise."""
     level = logging.WARNING if status == "exception" else logging.INFO
-    if not _completion_logger.isEnabledFor(level):
+    if not _completion_logger.isEnabledFor(level) or not _listened(_completion_logger, level):
         return
     event = completion_event(decision, status=status, **facts)
     _log(
@@ -377,7 +463,11 @@ class JSONLinesFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         event = getattr(record, "audit", None)
-        return json.dumps(event if isinstance(event, dict) else {"message": record.getMessage()}, default=str)
+        return _ENCODER.encode(event if isinstance(event, dict) else {"message": record.getMessage()})
+
+
+# One encoder for every line: json.dumps with an option builds a new one per call.
+_ENCODER: Final = json.JSONEncoder(default=str)
 
 
 def write_json_lines(target: str | Path | IO[str] | None = None, *, level: int = logging.INFO) -> logging.Handler:

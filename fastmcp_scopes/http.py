@@ -200,7 +200,9 @@ class ScopeChallengeMiddleware:
             await _answer(send, refused.answer)
             return
         caller = caller_from_token(token, self.pipeline.guard.claim_scopes) if token is not None else ANONYMOUS
-        decision = await self.pipeline.decide(operation, caller, transport=_TRANSPORT)
+        decision = await self.pipeline.decide(
+            operation, caller, transport=_TRANSPORT, session=headers.get("mcp-session-id")
+        )
         if not decision.allowed and decision.outcome != "not_found":  # the server answers "not found" itself
             await _answer(send, Answer.of(decision, resource_metadata=self.resource.metadata_url))
             return

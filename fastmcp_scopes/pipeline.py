@@ -231,10 +231,17 @@ class Pipeline:
     # -- deciding -----------------------------------------------------------------------------------
 
     async def decide(
-        self, operation: Operation, caller: Caller | None, *, transport: str | None = None, on_behalf: bool = False
+        self,
+        operation: Operation,
+        caller: Caller | None,
+        *,
+        transport: str | None = None,
+        session: str | None = None,
+        on_behalf: bool = False,
     ) -> Decision:
         """The decision for ``operation``, taken once: the one already handed on for this very request
-        (:meth:`handing`), or a new one, audited. ``on_behalf``: a handler acts for its caller (:func:`authorize`),
+        (:meth:`handing`), or a new one, audited in the MCP ``session`` (over HTTP, its ``Mcp-Session-Id``), which
+        the call's completion event names too. ``on_behalf``: a handler acts for its caller (:func:`authorize`),
         so a target that does not exist is "not found" here, as a hidden one is."""
         handed = _handed.get()
         if handed is not None and handed[0].caller is ANONYMOUS:
@@ -256,7 +263,7 @@ class Pipeline:
         decision = await self._decide(operation, caller, on_behalf)
         telemetry.record(decision, operation, time.perf_counter() - start)
         if self.guard.settings.audit:
-            audit.emit(decision, clock=self.clock, transport=transport)
+            audit.emit(decision, clock=self.clock, transport=transport, session=session)
         return decision
 
     async def run(
@@ -337,6 +344,7 @@ class Pipeline:
                 result_bytes=size,
                 error=error,
                 decision_id=audit.decision_id(decision),
+                session=audit.decision_session(decision),
                 trace_id=telemetry.current_trace_id(),
             )
 

@@ -77,6 +77,7 @@ def test_the_event_for_a_decision() -> None:
         "missing": ["payroll:write"],
         "request_id": 7,
         "transport": "stdio",
+        "session": None,
         "challenge": "union",  # no protocol version said: a client of the handshake era, which may replace scopes
     }
 

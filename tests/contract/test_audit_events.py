@@ -12,7 +12,7 @@ import pytest
 
 from fastmcp_scopes.audit import AUDIT_LOGGER, COMPLETION_LOGGER
 
-from .conftest import Install, ServerKind, every_transport, hr, refusal_of, succeeded
+from .conftest import HANDSHAKE, Install, ServerKind, every_transport, hr, refusal_of, succeeded
 
 UPDATE = {"name": "update_salary", "arguments": {"employee": "alice", "amount": 10}}
 
@@ -118,3 +118,40 @@ async def test_prompts_and_resources_end_with_an_event_too(
         ("resources/read", "hr://employees/7", "ok"),
     ]
     assert found[0]["arguments"] == {"employee": {"type": "string", "size": 3}}
+
+
+@pytest.mark.parametrize("transport", ["http"], indirect=True)
+async def test_both_events_name_the_mcp_session(
+    server_kind: ServerKind, install: Install, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    guarded = await install(hr(server_kind), stateless_http=False)
+    token = guarded.token(["employees:write"])
+    initialize = {"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "contract", "version": "1"}}
+    opened = await guarded.post(token, "initialize", initialize)
+    session = opened.headers["mcp-session-id"]
+    await guarded.post(token, "notifications/initialized", {}, id=None, headers={"mcp-session-id": session})
+
+    answer = await guarded.post(token, "tools/call", UPDATE, headers={"mcp-session-id": session}, id=7)
+
+    assert succeeded(answer), answer.whole()
+    [completion] = await completions(caplog, 1)
+    [decision] = events(caplog, AUDIT_LOGGER)
+    assert (decision["session"], completion["session"]) == (session, session)
+    assert completion["decision_id"] == decision["id"]
+    [opening] = events(caplog, AUDIT_LOGGER, "initialize")
+    assert opening["session"] is None  # the session is the answer's to give
+
+
+@pytest.mark.parametrize("transport", ["http"], indirect=True)
+async def test_a_stateless_call_has_no_session(
+    server_kind: ServerKind, install: Install, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    guarded = await install(hr(server_kind))
+
+    assert succeeded(await guarded.ask(["employees:write"], "tools/call", UPDATE))
+
+    [completion] = await completions(caplog, 1)
+    [decision] = events(caplog, AUDIT_LOGGER)
+    assert (decision["session"], completion["session"]) == (None, None)
