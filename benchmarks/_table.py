@@ -59,7 +59,7 @@ def row(lane: str, decision: dict[str, Any] | None, http: dict[str, Any] | None)
 
 HEADER = [
     [
-        *("lineage", "decision us", "+audit us", "pipeline us"),
+        *("lineage", "decision us", "+audit written us", "pipeline us"),
         *("call hs", "list hs", "call auto", "list auto", "HTTP call", "HTTP list", "CPU call", "CPU list"),
     ]
 ]

@@ -14,8 +14,12 @@ in-memory ``ClientSession`` on mcp 1.x, ``fastmcp.Client(server)`` on fastmcp.
 1. One guard decision (``ScopeGuard.decide`` for a ``tools/call`` with connect and call layers, a
    two-alternative requirement and a scope hierarchy) against one call of an empty tool handler
    through the lineage's in-process client (unguarded). The decision is timed alone, and with the audit
-   event the adapters emit for it (``audit.emit``, handled but not printed): the two together are the
-   price the guard adds to every call. Target: a decision well under 10 µs. The pipeline decision adds
+   event the adapters emit for it (``audit.emit``) in two cases: written, by the handler
+   ``audit.write_json_lines`` installs, formatting each event as a JSON line, to a stream that discards it
+   (what an operator who keeps an audit log pays, less the I/O), and enabled with no handler writing it
+   (the library's ``NullHandler`` only: nothing is built). Decision and written event together are the
+   price the guard adds to every call. Target: a decision well under 10 µs; decision and written audit event
+   under 2x the decision. The pipeline decision adds
    reading the operation and resolving the tool through the lineage's own registry.
 2. ``tools/list`` over ``--tools`` tools, in-process, with the guard installed against the same
    server without it; the caller holds every scope, so both listings return every tool. A client-side
@@ -35,8 +39,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -55,7 +61,7 @@ import anyio  # noqa: E402
 
 from benchmarks._lineage import NAMES, InProcessClient, Lineage, add_tool, choose  # noqa: E402
 from fastmcp_scopes import Caller, Requirement, ScopeGuard, requires_scopes  # noqa: E402
-from fastmcp_scopes.audit import AUDIT_LOGGER, emit  # noqa: E402
+from fastmcp_scopes.audit import AUDIT_LOGGER, emit, write_json_lines  # noqa: E402
 from fastmcp_scopes.operation import Operation  # noqa: E402
 from fastmcp_scopes.pipeline import Pipeline  # noqa: E402
 from fastmcp_scopes.policy import adapter_for  # noqa: E402
@@ -139,8 +145,20 @@ def _noop(employee: str = "", amount: int = 0) -> int:
     return amount
 
 
-def bench_decision(seconds: float, rounds: int) -> tuple[float, float]:
-    """Microseconds per decision, and per decision with its audit event."""
+class _Discard(io.StringIO):
+    """A text stream that takes every line and keeps none, counting them."""
+
+    lines = 0
+
+    def write(self, text: str) -> int:
+        self.lines += 1
+        return len(text)
+
+
+def bench_decision(seconds: float, rounds: int) -> dict[str, float]:
+    """Microseconds per decision (``decision``); per decision with its audit event written as a JSON line
+    (``written``), and with its audit event enabled but heard by no handler (``unheard``). The three are measured
+    in turn in each round, the best of each kept."""
     guard = ScopeGuard(**LAYERS)
     own = Requirement.any_of([["employees:write", "payroll:approve"], ["admin"]])
     caller = Caller(frozenset([*CALLER_SCOPES, "payroll:approve"]), subject="bench", client_id="bench")
@@ -153,9 +171,20 @@ def bench_decision(seconds: float, rounds: int) -> tuple[float, float]:
 
     if not decide().allowed:  # type: ignore[attr-defined]
         raise RuntimeError("the benchmark decision should allow")
-    alone = min(_per_call_us(decide, seconds) for _ in range(rounds))
-    audited = min(_per_call_us(decide_and_audit, seconds) for _ in range(rounds))
-    return alone, audited
+    stream = _Discard()
+    best = dict.fromkeys(("decision", "written", "unheard"), math.inf)
+    for _ in range(rounds):
+        best["decision"] = min(best["decision"], _per_call_us(decide, seconds))
+        handler = write_json_lines(stream)
+        try:
+            best["written"] = min(best["written"], _per_call_us(decide_and_audit, seconds))
+        finally:
+            logging.getLogger(AUDIT_LOGGER).removeHandler(handler)
+        written = stream.lines
+        best["unheard"] = min(best["unheard"], _per_call_us(decide_and_audit, seconds))
+        if not written or stream.lines != written:
+            raise RuntimeError("the written case wrote no line, or the unheard one wrote some")
+    return best
 
 
 def bench_telemetry(seconds: float, rounds: int) -> float | None:
@@ -280,14 +309,16 @@ def main() -> None:
     audit_logger.setLevel(logging.INFO)
     logging.getLogger("fastmcp_scopes").setLevel(logging.ERROR)  # the install report's warnings
 
-    decision, audited = bench_decision(args.seconds, args.rounds)
+    timed = bench_decision(args.seconds, args.rounds)
+    decision, audited, unheard = timed["decision"], timed["written"], timed["unheard"]
     pipelined = bench_pipeline(lineage, args.seconds, args.rounds)
     print(f"server {lineage.describe()}")
     print(f"python {sys.version.split()[0]}; best of {args.rounds} rounds ({args.listings} listings each per round)")
     for note in lineage.notes:
         print(f"  note: {note}")
     print(f"guard decision (tools/call, layers + hierarchy + 2 alternatives): {decision:8.2f} µs   (target < 10 µs)")
-    print(f"guard decision and its audit event:                               {audited:8.2f} µs")
+    print(f"guard decision and its audit event, written as a JSON line:       {audited:8.2f} µs")
+    print(f"guard decision and its audit event, enabled but unheard:          {unheard:8.2f} µs")
     print(f"pipeline decision (read operation, resolve tool, decide):         {pipelined:8.2f} µs")
     print(f"pipeline decision / guard decision:                               {pipelined / decision:8.2f} x")
     figures: dict[str, Any] = {
@@ -296,6 +327,7 @@ def main() -> None:
         "notes": list(lineage.notes),
         "decision_us": decision,
         "audited_us": audited,
+        "audited_unheard_us": unheard,
         "pipeline_us": pipelined,
         "tools": args.tools,
         "modes": {},
@@ -315,11 +347,12 @@ def main() -> None:
     observed = bench_telemetry(args.seconds, args.rounds)  # last: it configures the OpenTelemetry SDK
     print("\nthe price of observability per decision (the OpenTelemetry SDK configured only here):")
     print(f"  decision:                                  {decision:8.2f} µs {1:8.2f} x")
-    print(f"  decision + audit event:                    {audited:8.2f} µs {audited / decision:8.2f} x   (goal < 2 x)")
+    print(f"  decision + audit event, written:           {audited:8.2f} µs {audited / decision:8.2f} x   (goal < 2 x)")
+    print(f"  decision + audit event, unheard:           {unheard:8.2f} µs {unheard / decision:8.2f} x")
     if observed is None:
-        print("  decision + audit event + OpenTelemetry:    (opentelemetry-sdk is not installed)")
+        print("  decision + unheard audit + OpenTelemetry:  (opentelemetry-sdk is not installed)")
     else:
-        print(f"  decision + audit event + OpenTelemetry:    {observed:8.2f} µs {observed / decision:8.2f} x")
+        print(f"  decision + unheard audit + OpenTelemetry:  {observed:8.2f} µs {observed / decision:8.2f} x")
     figures["observed_us"] = observed
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
