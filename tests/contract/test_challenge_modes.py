@@ -125,6 +125,7 @@ HTTP_ROWS: list[tuple[str, dict[str, str], object, bool]] = [
 ]
 
 
+@pytest.mark.spec("mcp/include-token-scopes")
 @http_only
 @pytest.mark.parametrize("setting", SETTINGS, ids=["auto", "true", "false"])
 @pytest.mark.parametrize(("row", "headers", "stated", "unions_itself"), HTTP_ROWS, ids=[r[0] for r in HTTP_ROWS])
@@ -220,6 +221,7 @@ async def test_the_sse_stream_and_ending_a_session_follow_the_header(
 ERAS = ["legacy", MODERN]
 
 
+@pytest.mark.spec("mcp/include-token-scopes")
 @pytest.mark.parametrize("transport", ["in-process"], indirect=True)
 @pytest.mark.parametrize("setting", SETTINGS, ids=["auto", "true", "false"])
 @pytest.mark.parametrize("era", ERAS)

@@ -213,6 +213,34 @@ async def test_include_token_scopes_unions_the_challenge(
         assert response.json()["error"]["data"]["missing"] == ["employees:write"]
 
 
+@pytest.mark.spec("mcp/include-token-scopes")
+@pytest.mark.parametrize(
+    ("version", "scope"),
+    [
+        ("2025-11-25", "employees:read mcp:connect mcp:tools:call mcp:tools:read"),  # and what the token holds
+        ("2026-07-28", "employees:read mcp:connect mcp:tools:call"),  # the operation's only: the client unions
+    ],
+)
+async def test_by_default_the_challenge_follows_the_protocol_era(
+    deployment: Deployment, http: httpx2.AsyncClient, version: str, scope: str
+) -> None:
+    """No option set (``auto``): the same baseline token, the same call, in each era, as its clients send it."""
+    token = deployment.auth_server.issue_token(scopes=BASELINE, audience=deployment.url)
+    body = tool_call("get_employees", id=7)
+    headers: dict[str, str] = {}
+    if version == "2026-07-28":
+        meta = {"io.modelcontextprotocol/protocolVersion": version, "io.modelcontextprotocol/clientCapabilities": {}}
+        body["params"]["_meta"] = meta
+        headers = {"mcp-method": "tools/call", "mcp-name": "get_employees"}
+
+    response = await post_rpc(http, deployment.url, body, token, protocol_version=version, headers=headers)
+
+    assert response.status_code == 403
+    assert parse_scope(response) == scope
+    assert response.json()["error"]["data"]["scope"] == scope
+    assert deployment.calls == []
+
+
 async def test_notifications_pass_untouched(auth_server: DevAuthorizationServer, http: httpx2.AsyncClient) -> None:
     # Stateless: a stateful server would refuse a session-less notification (400) whatever the guard did.
     loopback, get = deploy(auth_server, stateless_http=True, json_response=True)
