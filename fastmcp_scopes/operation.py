@@ -285,8 +285,11 @@ class Operation:
         if params is not None and not isinstance(params, dict | Mapping):  # dict first: the ABC check is slow
             raise InvalidOperationError(INVALID_PARAMS, "Invalid request parameters", request_id)
         params = params or None
-        proposed = params.get("protocolVersion") if params and method == "initialize" else None
-        version = stated_version(protocol_version, _meta_version(params), proposed)
+        if method != "initialize" and (not params or "_meta" not in params) and protocol_version in _RELEASED:
+            version: str | None = protocol_version  # the usual request: one released version, stated once
+        else:
+            proposed = params.get("protocolVersion") if params and method == "initialize" else None
+            version = stated_version(protocol_version, _meta_version(params), proposed)
         if request_id is None:
             return cls(method, None, params, None, protocol_version=version)
         rule = METHODS.get(method)
