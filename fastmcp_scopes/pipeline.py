@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from difflib import get_close_matches
-from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from fastmcp_scopes import audit, telemetry
@@ -376,13 +375,11 @@ class Pipeline:
             return await self._anonymous(operation, caller)
         guard = self.guard
         request_id = operation.request_id
-        # Every answer to this operation challenges as its protocol era asks (scope_challenge_include_token_scopes).
-        decide = partial(guard.decide, unions_itself=operation.unions_itself)
-        refuse = partial(guard.refuse, unions_itself=operation.unions_itself)
+        era = operation.unions_itself  # a refusal challenges as the request's protocol era asks
         if not operation.known and operation.method not in guard.settings.method_scopes:
-            return refuse("method_not_found", operation.method, caller=caller, request_id=request_id)
+            return guard.refuse("method_not_found", operation.method, caller=caller, request_id=request_id)
         if operation.action != "call" or operation.kind is None:
-            return decide(operation.method, caller=caller, request_id=request_id)
+            return guard.decide(operation.method, caller=caller, request_id=request_id, unions_itself=era)
         kind, name = operation.kind, operation.name
         found: list[Primitive] = []
         reached: list[str] = []
@@ -395,12 +392,19 @@ class Pipeline:
             own = self._own_of(found)
         except ConfigurationError:
             logger.exception("fastmcp-scopes: the requirement of %s %r cannot be computed", kind[:-1], name)
-            return refuse("invalid_params", operation.method, caller=caller, name=name, request_id=request_id)
+            return guard.refuse("invalid_params", operation.method, caller=caller, name=name, request_id=request_id)
         known = len(found) == len(operation.targets)
         if not known and (on_behalf or operation.method in NOT_FOUND_REPLIES):
-            return refuse("not_found", operation.method, caller=caller, name=name, request_id=request_id)
-        decision = decide(
-            operation.method, caller=caller, name=name, own=own, known=known, kind=kind, request_id=request_id
+            return guard.refuse("not_found", operation.method, caller=caller, name=name, request_id=request_id)
+        decision = guard.decide(
+            operation.method,
+            caller=caller,
+            name=name,
+            own=own,
+            known=known,
+            kind=kind,
+            request_id=request_id,
+            unions_itself=era,
         )
         per_call = [p.declaration for p in found if p.declaration is not None and p.declaration.per_call]
         if not decision.allowed or not per_call or operation.method not in _PER_CALL_METHODS or own is None:
@@ -411,9 +415,9 @@ class Pipeline:
             own = await asyncio.to_thread(self._per_call, own, per_call, operation.arguments, kind, name)
         except Exception:
             logger.warning("fastmcp-scopes: no per-call requirement for %s %r", kind[:-1], name, exc_info=True)
-            return refuse("invalid_params", operation.method, caller=caller, name=name, request_id=request_id)
+            return guard.refuse("invalid_params", operation.method, caller=caller, name=name, request_id=request_id)
         # The caller can list this primitive now: a per-call refusal asks for the step-up, it does not hide it.
-        decision = decide(
+        decision = guard.decide(
             operation.method,
             caller=caller,
             name=name,
@@ -422,6 +426,7 @@ class Pipeline:
             kind=kind,
             request_id=request_id,
             visible=True,
+            unions_itself=era,
         )
         return await self._policy(decision, operation, found, reached)
 

@@ -105,7 +105,7 @@ class Decision:
     caller: Caller | None = None
     request_id: str | int | None = None
     challenge_mode: ChallengeMode | None = None
-    """How ``challenge_scope`` was built, for a refusal a scope would lift (``None``: allowed, or no token)."""
+    """How ``challenge_scope`` was built, for an ``insufficient_scope`` refusal (``None``: no challenge to render)."""
     reason: str | None = None
     """Why the policy hook refused (outcome ``policy_denied``): shown to the client and audited."""
 
@@ -456,9 +456,11 @@ class ScopeGuard:
             include = self.settings.scope_challenge_include_token_scopes
             # auto: a client of the per-request era adds the challenge's scopes to its own (SEP-2350); any other,
             # or one whose version is unclear, may replace its scopes with them and drop those it holds.
-            mode = "union" if include is True or (include == "auto" and not unions_itself) else "precise"
-            if mode == "union":
+            union = include is True or (include == "auto" and not unions_itself)
+            if union:
                 scope |= held.token_scopes
+            if outcome == "insufficient_scope":  # the refusals a challenge is rendered for
+                mode = "union" if union else "precise"
         return Decision(
             outcome=outcome,
             method=method,
