@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fastmcp_scopes import ScopeGuard, parse_www_authenticate
+from fastmcp_scopes.challenge import format_scope
 from fastmcp_scopes.errors import InvalidTokenError
 from fastmcp_scopes.policy import INSUFFICIENT_SCOPE
 from fastmcp_scopes.testing import DevClient, MemoryTokenStorage
@@ -251,6 +252,15 @@ def test_protected_resource_metadata_names_oidc_provider(deployment: Deployment)
     }
 
 
+def challenge_scope(operation: str, mode: str, held: Iterable[str]) -> str:
+    """The 403's scope under the default (auto) challenges: a client speaking a handshake-era version
+    (``legacy``) is told the operation's scopes and the token's, since such clients may replace theirs; a
+    2026-07-28 client the operation's alone."""
+    if mode == "legacy":
+        return format_scope({*operation.split(), *held})
+    return operation
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_sdk_client_steps_up_with_oidc_provider_tokens(deployment: Deployment, mode: str) -> None:
     recorder = Recorder()
@@ -280,8 +290,10 @@ async def test_sdk_client_steps_up_with_oidc_provider_tokens(deployment: Deploym
 
     challenges = [e for e in recorder.to(deployment.url) if e.status == 403]
     assert [parse_www_authenticate(e.www_authenticate or "")["scope"] for e in challenges] == [
-        "employees:read mcp:connect mcp:tools:call",
-        "employees:write mcp:connect mcp:tools:call",
+        challenge_scope("employees:read mcp:connect mcp:tools:call", mode, BASELINE),
+        challenge_scope(
+            "employees:write mcp:connect mcp:tools:call", mode, {*BASELINE, "mcp:tools:call", "employees:read"}
+        ),
     ]
     token_requests = [e for e in recorder.exchanges if e.url == deployment.auth_server.token_endpoint]
     assert [e.status for e in token_requests] == [200, 200, 200]  # the baseline, then one per step-up
@@ -298,8 +310,8 @@ async def test_a_scope_oidc_provider_refuses_ends_after_one_step_up(deployment: 
     token_requests = [e for e in recorder.exchanges if e.url == deployment.auth_server.token_endpoint]
     challenges = [e for e in recorder.to(deployment.url) if e.status == 403]
     assert len(challenges) == 1
-    assert parse_www_authenticate(challenges[0].www_authenticate or "")["scope"] == (
-        "employees:delete mcp:connect mcp:tools:call"
+    assert parse_www_authenticate(challenges[0].www_authenticate or "")["scope"] == challenge_scope(
+        "employees:delete mcp:connect mcp:tools:call", mode, BASELINE
     )
     assert [e.status for e in token_requests] == [200, 400]  # the baseline token, then the refused step-up
     assert json.loads(token_requests[-1].body)["error"] == "invalid_scope"
