@@ -9,12 +9,17 @@ server class is then not what its users write), otherwise the MCP SDK of the ins
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from fastmcp_scopes import ScopeGuard
+    from fastmcp_scopes.pipeline import Pipeline
 
 NAMES = ("sdk1", "sdk2", "fastmcp3", "fastmcp4")
 
@@ -76,6 +81,36 @@ class Lineage:
 def add_tool(server: Any, handler: Callable[..., Any], name: str, description: str | None = None) -> None:
     """Register ``handler`` as tool ``name``: ``tool(name=..., description=...)`` is spelled alike on all four."""
     server.tool(name=name, description=description)(handler)
+
+
+def _update_salary(employee: str = "", amount: int = 0) -> int:
+    return amount
+
+
+def salary_pipeline(lineage: Lineage, guard: ScopeGuard) -> Pipeline:
+    """A fresh server of ``lineage`` with one tool, ``update_salary`` (``employees:write`` and
+    ``payroll:approve``, or ``admin``), and ``guard``'s pipeline over the lineage's own registry: what the
+    benchmarks of a pipeline decision time."""
+    from fastmcp_scopes import requires_scopes
+    from fastmcp_scopes.pipeline import Pipeline
+    from fastmcp_scopes.policy import adapter_for
+
+    server = lineage.new("bench")
+    requirement = requires_scopes(any_of=[["employees:write", "payroll:approve"], ["admin"]])
+    add_tool(server, requirement(_update_salary), "update_salary")
+    return Pipeline(guard, adapter_for(server).registry(server))
+
+
+async def per_await_us(fn: Callable[[], Awaitable[object]], seconds: float) -> float:
+    """Microseconds per ``await fn()`` over at least ``seconds``."""
+    count = 0
+    start = time.perf_counter()
+    while True:
+        await fn()
+        count += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return elapsed / count * 1e6
 
 
 # -- in-process clients ------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +59,10 @@ if str(_ROOT) not in sys.path:
 
 import anyio  # noqa: E402
 
-from benchmarks._lineage import NAMES, InProcessClient, Lineage, add_tool, choose  # noqa: E402
+from benchmarks._lineage import NAMES, InProcessClient, Lineage, add_tool, choose, per_await_us, salary_pipeline  # noqa: E402
 from fastmcp_scopes import Caller, Requirement, ScopeGuard, requires_scopes  # noqa: E402
 from fastmcp_scopes.audit import AUDIT_LOGGER, emit, write_json_lines  # noqa: E402
 from fastmcp_scopes.operation import Operation  # noqa: E402
-from fastmcp_scopes.pipeline import Pipeline  # noqa: E402
-from fastmcp_scopes.policy import adapter_for  # noqa: E402
 from fastmcp_scopes.testing import acting_as  # noqa: E402
 
 LAYERS: dict[str, Any] = {
@@ -87,17 +85,6 @@ def _per_call_us(fn: Callable[[], object], seconds: float) -> float:
         if elapsed >= seconds:
             return elapsed / batch * 1e6
         batch *= 2
-
-
-async def _per_await_us(fn: Callable[[], Awaitable[object]], seconds: float) -> float:
-    count = 0
-    start = time.perf_counter()
-    while True:
-        await fn()
-        count += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return elapsed / count * 1e6
 
 
 def _server(lineage: Lineage, tools: int, *, guarded: bool) -> Any:
@@ -126,10 +113,7 @@ def _server(lineage: Lineage, tools: int, *, guarded: bool) -> Any:
 def bench_pipeline(lineage: Lineage, seconds: float, rounds: int) -> float:
     """Microseconds per pipeline decision of a ``tools/call``: the operation read from its params, the
     tool resolved through the lineage's registry, decided (audit off: it is timed separately)."""
-    mcp = lineage.new("bench")
-    add_tool(mcp, requires_scopes(any_of=[["employees:write", "payroll:approve"], ["admin"]])(_noop), "update_salary")
-    guard = ScopeGuard(**LAYERS, audit=False)
-    pipeline = Pipeline(guard, adapter_for(mcp).registry(mcp))
+    pipeline = salary_pipeline(lineage, ScopeGuard(**LAYERS, audit=False))
     caller = Caller(frozenset([*CALLER_SCOPES, "payroll:approve"]), subject="bench", client_id="bench")
     params = {"name": "update_salary", "arguments": {"employee": "e1", "amount": 1}}
 
@@ -138,11 +122,7 @@ def bench_pipeline(lineage: Lineage, seconds: float, rounds: int) -> float:
 
     if not anyio.run(decide).allowed:
         raise RuntimeError("the benchmark decision should allow")
-    return min(anyio.run(_per_await_us, decide, seconds) for _ in range(rounds))
-
-
-def _noop(employee: str = "", amount: int = 0) -> int:
-    return amount
+    return min(anyio.run(per_await_us, decide, seconds) for _ in range(rounds))
 
 
 class _Discard(io.StringIO):
@@ -259,10 +239,10 @@ async def _measure(
 ) -> None:
     """Calls and listings, guarded and unguarded, ``rounds`` times; the fastest of each kept in ``best``."""
     for _ in range(rounds):
-        best["call"] = min(best["call"], await _per_await_us(lambda: plain_client.call("empty", {}), seconds))
+        best["call"] = min(best["call"], await per_await_us(lambda: plain_client.call("empty", {}), seconds))
         best["call_guarded"] = min(
             best["call_guarded"],
-            await _per_await_us(lambda: guarded_client.call("empty", {}), seconds),
+            await per_await_us(lambda: guarded_client.call("empty", {}), seconds),
         )
         # One listing takes long enough to time alone; alternating single listings keeps a
         # busy machine from favouring whichever case happened to run in a quiet moment.

@@ -25,8 +25,6 @@ import argparse
 import gc
 import logging
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +38,10 @@ if str(_ROOT) not in sys.path:
 
 import anyio  # noqa: E402
 
-from benchmarks._lineage import NAMES, Lineage, add_tool, choose  # noqa: E402
-from fastmcp_scopes import Caller, PolicyDenial, PolicyOperation, ScopeGuard, requires_scopes  # noqa: E402
+from benchmarks._lineage import NAMES, Lineage, choose, per_await_us, salary_pipeline  # noqa: E402
+from fastmcp_scopes import Caller, PolicyDenial, PolicyOperation, ScopeGuard  # noqa: E402
 from fastmcp_scopes.operation import Operation  # noqa: E402
 from fastmcp_scopes.pipeline import Pipeline  # noqa: E402
-from fastmcp_scopes.policy import adapter_for  # noqa: E402
 
 LAYERS: dict[str, Any] = {
     "connect_scopes": ["mcp:connect"],
@@ -78,26 +75,8 @@ async def _trivial(caller: Caller | None, operation: PolicyOperation) -> PolicyD
     return None
 
 
-def _noop(employee: str = "", amount: int = 0) -> int:
-    return amount
-
-
 def _pipeline(lineage: Lineage, **options: Any) -> Pipeline:
-    mcp = lineage.new("bench")
-    add_tool(mcp, requires_scopes(any_of=[["employees:write", "payroll:approve"], ["admin"]])(_noop), "update_salary")
-    guard = ScopeGuard(**LAYERS, **options)
-    return Pipeline(guard, adapter_for(mcp).registry(mcp))
-
-
-async def _per_await_us(fn: Callable[[], Awaitable[object]], seconds: float) -> float:
-    count = 0
-    start = time.perf_counter()
-    while True:
-        await fn()
-        count += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return elapsed / count * 1e6
+    return salary_pipeline(lineage, ScopeGuard(**LAYERS, **options))
 
 
 def _measure(pipeline: Pipeline, seconds: float) -> float:
@@ -107,7 +86,7 @@ def _measure(pipeline: Pipeline, seconds: float) -> float:
     async def timed() -> float:
         if not (await decide()).allowed:
             raise RuntimeError("the benchmark decision should allow (and the hook let it through)")
-        return await _per_await_us(decide, seconds)
+        return await per_await_us(decide, seconds)
 
     return anyio.run(timed)
 
