@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_serializer, field_validator
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_serializer, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -62,9 +62,8 @@ DEFAULT_REDACT_VALUES: tuple[str, ...] = (
 """Text an audit event never shows inside a string value (``FASTMCP_SCOPES_AUDIT_REDACT_VALUES``)."""
 
 
-_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
-_FALSE = frozenset({"false", "0", "no", "off", "f", "n"})
-"""The spellings of a boolean setting pydantic accepts, for a setting that takes ``auto`` too."""
+_BOOLEAN: TypeAdapter[bool] = TypeAdapter(bool)
+"""pydantic's own reading of a boolean setting, for a setting that takes ``auto`` too."""
 
 
 def _split(value: Any) -> Any:
@@ -450,15 +449,13 @@ class ScopesSettings(BaseSettings):
     @field_validator("scope_challenge_include_token_scopes", mode="before")
     @classmethod
     def _auto_or_bool(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
         text = value.strip().lower() if isinstance(value, str) else None
         if text == "" or text == "auto":
             return "auto"  # empty means unset, as for every setting
-        if text in _TRUE or text in _FALSE:
-            return text in _TRUE
+        try:
+            return _BOOLEAN.validate_python(text if text is not None else value, strict=False)
+        except ValidationError:
+            pass
         close = difflib.get_close_matches(text, ("auto", "true", "false"), n=1, cutoff=0.5) if text else []
         hint = f"; did you mean {close[0]}?" if close else ""
         raise ValueError(f"expected auto, true or false{hint}")
