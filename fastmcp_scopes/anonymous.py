@@ -43,7 +43,6 @@ OPEN_METHODS = frozenset({"initialize", "ping", "server/discover", "GET", "DELET
 it changes what the server sends, and nothing public needs it."""
 
 _NOTHING: frozenset[str] = frozenset()
-_CACHE_SIZE = 1024
 
 _SETTING: Mapping[Kind, str] = {
     "tools": "FASTMCP_SCOPES_PUBLIC_TOOLS",
@@ -72,7 +71,6 @@ class PublicPrimitives:
                 f"FASTMCP_SCOPES_PUBLIC_TOOLS and FASTMCP_SCOPES_TOOL_SCOPES both name {both}: a public tool needs "
                 "no token, so it cannot need scopes; remove it from one of the two"
             )
-        self._required: dict[tuple[Requirement, Requirement], Requirement] = {}
         self.configured = any(self._configured.values())
         """Whether the settings make anything public (then an anonymous caller is possible from the start)."""
 
@@ -150,19 +148,8 @@ class PublicPrimitives:
             concealed = settings.hidden_calls == "not_found" and settings.hide_unauthorized
             declared = own is not None or settings.undeclared == "allow"
             if every and declared and not concealed:
-                layers = guard.layer_requirement(method, operation.kind)
-                required = layers if own is None else self._combined(layers, own, settings.max_alternatives)
+                required = guard.requirement(method, own, operation.kind)
         return self._unauthenticated(guard, operation, caller, required)
-
-    def _combined(self, layers: Requirement, own: Requirement, cap: int) -> Requirement:
-        """``layers AND own``, remembered: the same few combinations recur."""
-        key = (layers, own)
-        required = self._required.get(key)
-        if required is None:
-            if len(self._required) >= _CACHE_SIZE:
-                self._required.clear()
-            required = self._required[key] = layers.combine(own, cap=cap)
-        return required
 
     def _allow(self, guard: ScopeGuard, operation: Operation, caller: Caller) -> Decision:
         held = guard.granted(caller) or guard.hierarchy.expand(())

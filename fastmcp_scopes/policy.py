@@ -262,6 +262,12 @@ class ScopeGuard:
             required = self._combined[key] = layers.combine(own, cap=self.settings.max_alternatives)
         return required
 
+    def requirement(self, method: str, own: Requirement | None, kind: Kind | None = None) -> Requirement:
+        """What ``method`` needs on a primitive (of ``kind``) whose own requirement is ``own``: the layered scopes
+        AND ``own`` (``None``: undeclared, the layers alone), remembered as :meth:`decide` remembers it."""
+        layers = self.layer_requirement(method, kind)
+        return layers if own is None else self._required(f"{method} {kind}", layers, own)
+
     def scopes_to_call(self, kind: Kind, own: Requirement) -> tuple[tuple[str, ...], ...]:
         """What a client asks its authorization server for to call a primitive of ``kind`` whose own requirement is
         ``own``: one set of scopes per alternative (any one will do), each the connect and call layers with the
