@@ -27,7 +27,7 @@ import pytest
 from mcp.shared import exceptions as _exceptions
 from pydantic import TypeAdapter
 
-from fastmcp_scopes import ScopeGuard, requires_scopes
+from fastmcp_scopes import ScopeGuard, public, requires_scopes
 from fastmcp_scopes.testing import DevAuthorizationServer, LoopbackServer, scoped_client
 
 from ..adapters.hr import add_hr_primitives, leaves, scopes_of_table
@@ -358,6 +358,32 @@ def hr(kind: ServerKind, ran: list[str] | None = None, server: Any = None) -> An
         ran.append(f"query {table}")
         return table
 
+    return server
+
+
+def dashboard(kind: ServerKind, ran: list[str], *, public_status: bool = False) -> Any:
+    """A server of ``kind`` with the app provider "Dashboard" added, whose tools are reached by their listed and
+    their hashed names: ``purge`` needs ``admin:purge``; with ``public_status`` a public ``status`` comes first.
+    Skips a lineage without hashed tool names."""
+    skip_unless(kind.hashed_name, f"{kind.name} has no hashed tool names")
+    assert kind.app_provider is not None and kind.add_provider is not None
+    app = kind.app_provider("Dashboard")
+    if public_status:
+
+        @app.tool()
+        @public
+        def status() -> str:
+            ran.append("status")
+            return "ok"
+
+    @app.tool()
+    @requires_scopes("admin:purge")
+    def purge() -> str:
+        ran.append("purge")
+        return "purged"
+
+    server = kind.new("platform")
+    kind.add_provider(server, app)
     return server
 
 

@@ -24,6 +24,7 @@ from .conftest import (
     Guarded,
     Install,
     ServerKind,
+    dashboard,
     every_transport,
     http_only,
     listing,
@@ -526,20 +527,9 @@ async def test_a_subscription_asks_the_hook_about_the_resource(server_kind: Serv
 
 @every_transport
 async def test_a_hashed_name_is_asked_about_as_the_tool_it_reaches(server_kind: ServerKind, install: Install) -> None:
-    skip_unless(server_kind.hashed_name, f"{server_kind.name} has no hashed tool names")
-    assert server_kind.app_provider is not None and server_kind.add_provider is not None
-    assert server_kind.hashed_name is not None
     ran: list[str] = []
-    app = server_kind.app_provider("Dashboard")
-
-    @app.tool()
-    @requires_scopes("admin:purge")
-    def purge() -> str:
-        ran.append("purge")
-        return "purged"
-
-    server = server_kind.new("platform")
-    server_kind.add_provider(server, app)
+    server = dashboard(server_kind, ran)
+    assert server_kind.hashed_name is not None
     hook = Recorder(refuse=lambda caller, operation: operation.name == "purge")
     guarded = await install(server, policy_hook=hook)
     hashed = server_kind.hashed_name("Dashboard", "purge")

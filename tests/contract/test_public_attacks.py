@@ -22,6 +22,7 @@ from .conftest import (
     Guarded,
     Install,
     ServerKind,
+    dashboard,
     every_transport,
     http_only,
     serve,
@@ -122,26 +123,9 @@ async def test_a_uri_is_public_only_where_the_server_dispatches_it_to_a_public_p
 
 
 async def test_every_name_of_an_app_tool_is_decided_as_its_own(server_kind: ServerKind, install: Install) -> None:
-    skip_unless(server_kind.hashed_name, f"{server_kind.name} has no hashed tool names")
-    assert server_kind.hashed_name is not None
-    assert server_kind.app_provider is not None and server_kind.add_provider is not None
     ran: list[str] = []
-    app = server_kind.app_provider("Dashboard")
-
-    @app.tool()
-    @public
-    def status() -> str:
-        ran.append("status")
-        return "ok"
-
-    @app.tool()
-    @requires_scopes("admin:purge")
-    def purge() -> str:
-        ran.append("purge")
-        return "purged"
-
-    server = server_kind.new("platform")
-    server_kind.add_provider(server, app)
+    server = dashboard(server_kind, ran, public_status=True)
+    assert server_kind.hashed_name is not None
     guarded = await install(server, **OPTIONS)
     guarded.ran = ran
 
