@@ -200,15 +200,21 @@ class Guarded:
     ) -> Answer:
         """Any HTTP request to the MCP endpoint, answered whole."""
         assert self.http is not None, "only over HTTP"
-        sent = {
-            "accept": "application/json, text/event-stream",
-            "content-type": "application/json",
-            "mcp-protocol-version": protocol_version,
-        }
-        if token is not None:
-            sent["authorization"] = f"Bearer {token}"
+        sent = request_headers(token, protocol_version)
         response = await self.http.request(verb, self.url, content=content, headers={**sent, **(headers or {})})
         return http_answer(response)
+
+
+def request_headers(token: str | None, protocol_version: str = HANDSHAKE) -> dict[str, str]:
+    """The headers a streamable-HTTP client sends with every request, with ``token`` (``None``: none) as the bearer."""
+    sent = {
+        "accept": "application/json, text/event-stream",
+        "content-type": "application/json",
+        "mcp-protocol-version": protocol_version,
+    }
+    if token is not None:
+        sent["authorization"] = f"Bearer {token}"
+    return sent
 
 
 def http_answer(response: httpx2.Response) -> Answer:

@@ -25,6 +25,7 @@ from .conftest import (
     dashboard,
     every_transport,
     http_only,
+    request_headers,
     serve,
     skip_unless,
     succeeded,
@@ -358,13 +359,7 @@ async def test_a_protected_primitive_and_a_missing_one_answer_the_same_bytes(
 async def exchange(guarded: Guarded, verb: str, token: str | None, session: str | None, body: Any = None) -> int:
     """The status of one request; a stream that opens is closed unread."""
     assert guarded.http is not None
-    headers = {
-        "accept": "application/json, text/event-stream",
-        "content-type": "application/json",
-        "mcp-protocol-version": HANDSHAKE,
-    }
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
+    headers = request_headers(token)
     if session is not None:
         headers["mcp-session-id"] = session
     content = json.dumps(body).encode() if body is not None else None
