@@ -206,23 +206,23 @@ class ScopeChallengeMiddleware:
         if not decision.allowed and decision.outcome != "not_found":  # the server answers "not found" itself
             await _answer(send, Answer.of(decision, resource_metadata=self.resource.metadata_url))
             return
+        state = {**scope.get("state", {}), HANDED_STATE: (decision, operation)}  # for handlers in another task
         if token is None:
             # No identity to hand on: the server's own authentication (if any) left its unauthenticated user, so the
             # SDK binds a session opened here to no credential, and a token's session stays out of reach.
-            state = {**scope.get("state", {}), HANDED_STATE: (decision, operation), ANONYMOUS_STATE: True}
+            state[ANONYMOUS_STATE] = True
             scope = {**scope, "user": UnauthenticatedUser(), "auth": AuthCredentials(), "state": state}
-            with self.pipeline.handing(decision, operation):
-                await self.app(scope, _replay(body, receive) if body is not None else receive, send)
-            return
-        user = AuthenticatedUser(token)
-        handed = {**scope.get("state", {}), HANDED_STATE: (decision, operation)}  # for handlers in another task
-        scope = {**scope, "user": user, "auth": AuthCredentials(token.scopes), "state": handed}
-        reset = auth_context_var.set(user)
+            reset = None
+        else:
+            user = AuthenticatedUser(token)
+            scope = {**scope, "user": user, "auth": AuthCredentials(token.scopes), "state": state}
+            reset = auth_context_var.set(user)
         try:
             with self.pipeline.handing(decision, operation):
                 await self.app(scope, _replay(body, receive) if body is not None else receive, send)
         finally:
-            auth_context_var.reset(reset)
+            if reset is not None:
+                auth_context_var.reset(reset)
 
     def _starting(self, receive: Receive) -> Receive:
         """``receive`` for the app's lifespan: at start-up, the verifier fetches its signing keys first, so that
