@@ -4,29 +4,17 @@ early, and user errors (a sentence and exit status 2, never a traceback). Needs 
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.command_line import ROOT
+from tests.command_line import run_cli as run
+
 SCHEMA = ROOT / "examples" / "employees" / "schema.graphql"
 OPERATIONS = ROOT / "examples" / "employees" / "operations"
-
-
-def run(*args: str, cwd: Path = ROOT, module: str = "fastmcp_scopes") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=cwd,
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        timeout=60,
-        check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith("FASTMCP_SCOPES_")},
-    )
 
 
 def test_version_is_the_installed_distributions() -> None:

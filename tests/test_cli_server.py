@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,20 +11,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.command_line import run_cli
 
-
-def cli(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fastmcp_scopes.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("FASTMCP_SCOPES_")}, **env},
-    )
+cli = functools.partial(run_cli, module="fastmcp_scopes.cli")
 
 
 # How each lineage spells a server, and how its users start one over HTTP.
