@@ -53,6 +53,7 @@ __all__ = [
     "decision_session",
     "emit",
     "emit_completion",
+    "listed_scopes",
     "result_facts",
     "write_json_lines",
 ]
@@ -118,7 +119,8 @@ _listed_scopes: dict[frozenset[str], tuple[str, ...]] = {}
 _MAX_LISTED: Final = 512
 
 
-def _bounded_scopes(scopes: frozenset[str]) -> list[str]:
+def listed_scopes(scopes: frozenset[str]) -> list[str]:
+    """``scopes`` as events (and span attributes) list them: sorted, each bounded, at most :data:`MAX_SCOPES`."""
     listed = _listed_scopes.get(scopes)
     if listed is None:
         if len(_listed_scopes) >= _MAX_LISTED:
@@ -163,7 +165,7 @@ def audit_event(
         "name": bounded(decision.name),
         "outcome": decision.outcome,
         "caller": _caller_of(decision),
-        "granted": _bounded_scopes(decision.granted.token_scopes),
+        "granted": listed_scopes(decision.granted.token_scopes),
         # Declared by the server (configuration, decorators, the schema), not by the caller.
         "required": _required(decision.required),
         "missing": sorted(decision.missing),

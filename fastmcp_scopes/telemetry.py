@@ -17,11 +17,10 @@ meter provider): the API alone gives spans that do not record and instruments th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Final
 
-from fastmcp_scopes.audit import MAX_SCOPES, bounded
+from fastmcp_scopes.audit import bounded, listed_scopes
 
 if TYPE_CHECKING:
     from fastmcp_scopes.operation import Operation
@@ -86,13 +85,6 @@ def _version() -> str | None:
         return None
 
 
-def _scopes(scopes: frozenset[str]) -> Sequence[str]:
-    listed = [bounded(scope) for scope in sorted(scopes)[:MAX_SCOPES]]
-    if len(scopes) > MAX_SCOPES:
-        listed.append(f"...[{len(scopes)} scopes]")
-    return listed
-
-
 def annotate(decision: Decision) -> None:
     """Set ``decision``'s attributes on the current span, if one is recording."""
     if _trace is None:
@@ -102,7 +94,7 @@ def annotate(decision: Decision) -> None:
         return
     attributes: dict[str, Any] = {
         "fastmcp_scopes.outcome": decision.outcome,
-        "fastmcp_scopes.scopes.granted": _scopes(decision.granted.token_scopes),
+        "fastmcp_scopes.scopes.granted": listed_scopes(decision.granted.token_scopes),
         "fastmcp_scopes.scopes.missing": sorted(decision.missing),
     }
     if decision.name is not None:
