@@ -3,28 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from fastmcp_scopes import requires_scopes
-
-from .conftest import Install, ServerKind, assert_refused_like, skip_unless, succeeded
-
-
-def platform(kind: ServerKind, ran: list[str]) -> Any:
-    assert kind.app_provider is not None and kind.add_provider is not None
-    app = kind.app_provider("Dashboard")
-
-    @app.tool()
-    @requires_scopes("admin:purge")
-    def purge() -> str:
-        ran.append("purge")
-        return "purged"
-
-    server = kind.new("platform")
-    kind.add_provider(server, app)
-    return server
+from .conftest import Install, ServerKind, assert_refused_like, dashboard, skip_unless, succeeded
 
 
 @pytest.mark.parametrize(
@@ -40,7 +21,7 @@ async def test_without_the_scope_every_name_of_the_tool_is_refused(
     skip_unless(server_kind.hashed_name, f"{server_kind.name} has no hashed tool names")
     assert server_kind.hashed_name is not None
     ran: list[str] = []
-    guarded = await install(platform(server_kind, ran))
+    guarded = await install(dashboard(server_kind, ran))
     called = "purge" if name == "plain" else server_kind.hashed_name("Dashboard", "purge")
 
     plain = await guarded.ask([], "tools/call", {"name": "purge", "arguments": {}})
@@ -54,7 +35,7 @@ async def test_with_the_scope_the_hashed_name_runs(server_kind: ServerKind, inst
     skip_unless(server_kind.hashed_name, f"{server_kind.name} has no hashed tool names")
     assert server_kind.hashed_name is not None
     ran: list[str] = []
-    guarded = await install(platform(server_kind, ran))
+    guarded = await install(dashboard(server_kind, ran))
 
     answer = await guarded.ask(
         ["admin:purge"], "tools/call", {"name": server_kind.hashed_name("Dashboard", "purge"), "arguments": {}}
@@ -70,7 +51,7 @@ async def test_not_found_the_hashed_name_of_a_hidden_tool_answers_like_its_plain
     skip_unless(server_kind.hashed_name, f"{server_kind.name} has no hashed tool names")
     assert server_kind.hashed_name is not None
     ran: list[str] = []
-    guarded = await install(platform(server_kind, ran), hidden_calls="not_found")
+    guarded = await install(dashboard(server_kind, ran), hidden_calls="not_found")
     hashed = server_kind.hashed_name("Dashboard", "purge")
 
     plain = await guarded.ask([], "tools/call", {"name": "purge", "arguments": {}})
