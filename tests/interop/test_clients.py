@@ -27,6 +27,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 
@@ -111,6 +112,21 @@ def oidc() -> Iterator[tuple[AuthServer, Server]]:
         yield deployment
 
 
+def run_on_dev(
+    dev: tuple[AuthServer, dict[str, Server]], client: str, flow: Flow, transport: str, **options: Any
+) -> Outcome:
+    """``client``'s task, through ``flow``, against the development server's employees server on ``transport``."""
+    auth, servers = dev
+    return run_client(usable(client), flow, auth, servers[transport], **options)
+
+
+def assert_gives_up(outcome: Outcome, challenge: str) -> None:
+    """The TypeScript SDK 1.x's way to fail: the same 403 twice, then it stops."""
+    assert not outcome.completed
+    assert outcome.error == "Streamable HTTP error: Server returned 403 after trying upscoping"
+    assert outcome.challenges == [(401, BASELINE), (403, challenge), (403, challenge)]
+
+
 def assert_one_step_up(outcome: Outcome, challenge: str) -> None:
     assert outcome.error is None
     assert outcome.completed
@@ -135,9 +151,7 @@ def test_the_default_is_auto() -> None:
 def test_client_steps_up_once(
     dev: tuple[AuthServer, dict[str, Server]], client: str, flow: Flow, transport: str
 ) -> None:
-    kind = usable(client)
-    auth, servers = dev
-    outcome = run_client(kind, flow, auth, servers[transport])
+    outcome = run_on_dev(dev, client, flow, transport)
     # The Python SDK 2.x speaks 2026-07-28 and unions its scopes, so its challenge is the precise one; the
     # others speak 2025-11-25. The Python SDK 1.x replaces its scopes with the challenge's and re-lists the
     # tools after calling one it had not seen listed: with the token's scopes in the challenge, that costs
@@ -165,12 +179,8 @@ def test_typescript_sdk_1_with_a_refresh_token_never_widens(
 ) -> None:
     # TypeScript SDK 1.x bug: holding a refresh token, it answers the 403 by refreshing without a scope
     # (so the same scopes come back), retries, meets the same challenge and gives up. No server setting helps.
-    kind = usable("ts1")
-    auth, servers = dev
-    outcome = run_client(kind, "authorization_code", auth, servers[transport])
-    assert not outcome.completed
-    assert outcome.error == "Streamable HTTP error: Server returned 403 after trying upscoping"
-    assert outcome.challenges == [(401, BASELINE), (403, UNION), (403, UNION)]
+    outcome = run_on_dev(dev, "ts1", "authorization_code", transport)
+    assert_gives_up(outcome, UNION)
     assert outcome.step_ups == 0
     assert [set(t) for t in outcome.tokens] == [set(BASELINE.split())]
 
@@ -181,9 +191,7 @@ def test_typescript_sdk_1_without_refresh_tokens_steps_up_once(
 ) -> None:
     # The workaround: an authorization server that issues this client no refresh tokens makes it authorize
     # again, with the challenge's scope.
-    kind = usable("ts1")
-    auth, servers = dev
-    assert_one_step_up(run_client(kind, "authorization_code", auth, servers[transport], refresh_tokens=False), UNION)
+    assert_one_step_up(run_on_dev(dev, "ts1", "authorization_code", transport, refresh_tokens=False), UNION)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -193,9 +201,7 @@ def test_typescript_sdk_1_client_credentials_ignores_challenges(
     # TypeScript SDK 1.x bug: its ClientCredentialsProvider asks for the scope it was configured with (here
     # none), never the challenge's. The development server then grants everything the client is registered
     # for, so the task completes with no step-up, holding more than it needs from the first request.
-    kind = usable("ts1")
-    auth, servers = dev
-    outcome = run_client(kind, "client_credentials", auth, servers[transport])
+    outcome = run_on_dev(dev, "ts1", "client_credentials", transport)
     assert outcome.error is None
     assert outcome.completed
     assert outcome.challenges == [(401, BASELINE)]
@@ -210,16 +216,12 @@ def test_typescript_sdk_1_with_oidc_provider(oidc: tuple[AuthServer, Server]) ->
     # Client credentials: oidc-provider grants no scope to a request naming none, and the client never asks
     # for the challenge's, so it is refused from the start.
     outcome = run_client(kind, "client_credentials", auth, server)
-    assert not outcome.completed
-    assert outcome.error == "Streamable HTTP error: Server returned 403 after trying upscoping"
-    assert outcome.challenges == [(401, BASELINE), (403, "mcp:connect"), (403, "mcp:connect")]
+    assert_gives_up(outcome, "mcp:connect")
     assert outcome.tokens == [()]
 
     # Authorization code, refresh tokens issued: the refresh without a scope never widens.
     outcome = run_client(kind, "authorization_code", auth, server)
-    assert not outcome.completed
-    assert outcome.error == "Streamable HTTP error: Server returned 403 after trying upscoping"
-    assert outcome.challenges == [(401, BASELINE), (403, UNION), (403, UNION)]
+    assert_gives_up(outcome, UNION)
     assert outcome.step_ups == 0
 
     # Authorization code, no refresh tokens for this client (oidc-provider's issueRefreshToken policy).
