@@ -13,7 +13,7 @@ import pytest
 from fastmcp_scopes import parse_www_authenticate
 
 from ..adapters.hr import add_hr_primitives
-from .conftest import HANDSHAKE, Guarded, Install, ServerKind
+from .conftest import HANDSHAKE, Guarded, Install, ServerKind, request_headers
 
 pytestmark = pytest.mark.parametrize("transport", ["http"], indirect=True)
 
@@ -25,13 +25,7 @@ async def exchange(
 ) -> tuple[int, str | None]:
     """Status and ``WWW-Authenticate`` of one request; a stream that opens is closed unread."""
     assert guarded.http is not None
-    headers = {
-        "accept": "application/json, text/event-stream",
-        "content-type": "application/json",
-        "mcp-protocol-version": HANDSHAKE,
-    }
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
+    headers = request_headers(token)
     if session is not None:
         headers["mcp-session-id"] = session
     content = json.dumps(body).encode() if body is not None else None
