@@ -21,7 +21,6 @@ by the whole module. Missing node, npm packages or the sdk1 environment skip it,
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import subprocess
 import sys
@@ -49,10 +48,10 @@ from examples.employees.clients import (
     oidc_deployment,
     run_client,
 )
+from tests.interop.demo import BASELINE, PRECISE, UNION, unavailable
 
 pytestmark = pytest.mark.lineage("sdk2")
 
-REQUIRED = os.environ.get("SCOPES_REQUIRE_INTEROP") == "1"
 CLIENTS = ["ts1", "ts2", "py1", "py2"]
 TRANSPORTS = {  # id: (json_response, stateless)
     "stateful-sse": (False, False),
@@ -61,12 +60,6 @@ TRANSPORTS = {  # id: (json_response, stateless)
     "stateless-json": (True, True),
 }
 
-BASELINE = "employees:read mcp:connect mcp:tools:call mcp:tools:read"
-"""The 401's scope: the scopes_supported of ``demo.env``, what a client asks for first."""
-UNION = "employees:read employees:write mcp:connect mcp:tools:call mcp:tools:read"
-"""The write's 403 on a protocol version before 2026-07-28: the operation's scopes and the token's."""
-PRECISE = "employees:write mcp:connect mcp:tools:call"
-"""The write's 403 on 2026-07-28: the operation's scopes only (the client unions, SEP-2350)."""
 WROTE = [{"id": 1, "name": "Ada", "mood": "HAPPY"}, {"id": 2, "name": "Grace", "mood": "CALM"}]
 
 
@@ -78,9 +71,7 @@ def kinds() -> dict[str, ClientKind]:
 def usable(key: str) -> ClientKind:
     kind = kinds()[key]
     if kind.missing is not None:
-        if REQUIRED:
-            pytest.fail(f"{kind.name}: {kind.missing} (SCOPES_REQUIRE_INTEROP=1)")
-        pytest.skip(f"{kind.name}: {kind.missing}")
+        unavailable(f"{kind.name}: {kind.missing}")
     return kind
 
 
@@ -105,9 +96,7 @@ def oidc() -> Iterator[tuple[AuthServer, Server]]:
     elif not (NODE_MODULES / "oidc-provider").is_dir():
         problem = "oidc-provider is not installed: run `npm ci --prefix tests/interop/clients`"
     if problem is not None:
-        if REQUIRED:
-            pytest.fail(f"{problem} (SCOPES_REQUIRE_INTEROP=1)")
-        pytest.skip(problem)
+        unavailable(problem)
     with oidc_deployment(json_response=False, stateless=False) as deployment:
         yield deployment
 

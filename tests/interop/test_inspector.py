@@ -34,10 +34,10 @@ import httpx2
 import pytest
 
 from examples.employees.clients import ROOT, AuthServer, Seen, Server, development_auth_server, employees_server
+from tests.interop.demo import BASELINE, PRECISE, UNION, unavailable
 
 pytestmark = pytest.mark.lineage("sdk2")
 
-REQUIRED = os.environ.get("SCOPES_REQUIRE_INTEROP") == "1"
 PACKAGES = ROOT / "tests" / "interop" / "inspector"
 NODE = PACKAGES / "node_modules" / "node" / "bin" / "node"
 """The Node.js 22 binary the npm ``node`` package installed (the machine's own node may be older)."""
@@ -45,12 +45,6 @@ INSPECTOR = PACKAGES / "node_modules" / "@modelcontextprotocol" / "inspector"
 LAUNCHER = INSPECTOR / "clients" / "launcher" / "build" / "index.js"
 """What the package's ``mcp-inspector`` command runs; started with ``NODE`` rather than the ``node`` on PATH."""
 
-BASELINE = "employees:read mcp:connect mcp:tools:call mcp:tools:read"
-"""The token's scopes: the demo's scopes_supported, what a client asks for first."""
-UNION = "employees:read employees:write mcp:connect mcp:tools:call mcp:tools:read"
-"""The write's 403 on 2025-11-25 under the default ``auto`` challenges: the operation's scopes and the token's."""
-PRECISE = "employees:write mcp:connect mcp:tools:call"
-"""The write's 403 on 2026-07-28: the operation's scopes only."""
 CHALLENGES = {"legacy": UNION, "modern": PRECISE}
 WRITE = ["--tool-name", "update_employee_mood", "--tool-arg", "employeeID=1", "mood=HAPPY"]
 
@@ -79,10 +73,7 @@ class Answer:
 
 def installed() -> None:
     if not NODE.exists() or not LAUNCHER.exists():
-        problem = "the MCP Inspector is not installed: run `npm ci --prefix tests/interop/inspector`"
-        if REQUIRED:
-            pytest.fail(f"{problem} (SCOPES_REQUIRE_INTEROP=1)")
-        pytest.skip(problem)
+        unavailable("the MCP Inspector is not installed: run `npm ci --prefix tests/interop/inspector`")
 
 
 @dataclass(frozen=True)
