@@ -476,7 +476,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 try:
                     outcome = run_client(run.kind, run.flow, auth, server, refresh_tokens=run.refresh_tokens)
                 except (RuntimeError, subprocess.TimeoutExpired) as error:
-                    problem = None
                     outcome = Outcome(False, str(error), False, (), ())
             text, fine = describe(run, outcome, problem)
             client = f"{run.kind.name} {run.kind.version}".strip()
