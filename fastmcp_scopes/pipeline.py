@@ -381,13 +381,7 @@ class Pipeline:
         if operation.action != "call" or operation.kind is None:
             return guard.decide(operation.method, caller=caller, request_id=request_id, unions_itself=era)
         kind, name = operation.kind, operation.name
-        found: list[Primitive] = []
-        reached: list[str] = []
-        for target in operation.targets:
-            primitive = await self.registry.resolve(kind, target, operation)
-            if primitive is not None:
-                found.append(primitive)
-                reached.append(target)
+        found, reached = await self._resolved(operation, kind)
         try:
             own = self._own_of(found)
         except ConfigurationError:
@@ -430,17 +424,25 @@ class Pipeline:
         )
         return await self._policy(decision, operation, found, reached)
 
+    async def _resolved(self, operation: Operation, kind: Kind) -> tuple[list[Primitive], list[str]]:
+        """The primitives ``operation``'s targets reach, as the server resolves them, each with the target that
+        named it (fewer than the targets when one is missing)."""
+        found: list[Primitive] = []
+        reached: list[str] = []
+        for target in operation.targets:
+            primitive = await self.registry.resolve(kind, target, operation)
+            if primitive is not None:
+                found.append(primitive)
+                reached.append(target)
+        return found, reached
+
     async def _anonymous(self, operation: Operation, caller: Caller) -> Decision:
         """The decision for a caller without a token (:meth:`PublicPrimitives.decide`), on the primitives a call
         reaches as the server resolves them."""
         found: list[Primitive] = []
         targets: list[str] = []
         if operation.rule is not None and operation.action == "call" and operation.kind is not None:
-            for target in operation.targets:
-                primitive = await self.registry.resolve(operation.kind, target, operation)
-                if primitive is not None:
-                    found.append(primitive)
-                    targets.append(target)
+            found, targets = await self._resolved(operation, operation.kind)
         try:
             own = self._own_of(found) if found else None
         except ConfigurationError:
